@@ -1,0 +1,143 @@
+"""Value objects of the badge domain. Frozen: a change goes through the service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from badges.permissions import Level
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    id: str
+    guild_id: int
+    name: str
+    slug: str
+    description: str | None
+    icon: str | None
+    color: str | None
+    is_active: bool
+    role_id: int | None
+    awarded_count: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: int
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A member currently holding a badge."""
+
+    id: str
+    guild_id: int
+    badge_id: str
+    user_id: int
+    awarded_by_id: int
+    awarded_by_name: str
+    reason: str | None
+    awarded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberBadge:
+    """One of a member's badges, with how it was awarded."""
+
+    badge: Badge
+    award: Award
+
+
+class EventKind(StrEnum):
+    BADGE_CREATED = "badge_created"
+    BADGE_UPDATED = "badge_updated"
+    BADGE_DELETED = "badge_deleted"
+    AWARDED = "awarded"
+    REVOKED = "revoked"
+    CONFIG_CHANGED = "config_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An audit event about to be recorded."""
+
+    guild_id: int
+    kind: EventKind
+    actor_id: int
+    actor_name: str
+    at: datetime
+    badge_id: str | None = None
+    badge_name: str | None = None
+    user_id: int | None = None
+    reason: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """A recorded event of the audit trail; awards and revocations stay here forever."""
+
+    id: int
+    guild_id: int
+    kind: EventKind
+    actor_id: int
+    actor_name: str
+    at: datetime
+    badge_id: str | None
+    badge_name: str | None
+    user_id: int | None
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list: ``items`` from ``offset``, out of ``total``."""
+
+    items: Sequence[T]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAwardResult:
+    """What a bulk award did for each member asked for."""
+
+    badge: Badge
+    awarded: Sequence[int]
+    already_held: Sequence[int]
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedBadge:
+    """A deleted badge, its former holders and linked role, so roles can be removed."""
+
+    badge: Badge
+    holder_ids: Sequence[int]
+    role_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    guild_id: int
+    admin_role_ids: frozenset[int] = frozenset()
+    moderator_role_ids: frozenset[int] = frozenset()
+    log_channel_id: int | None = None
+
+    def role_levels(self) -> dict[int, Level]:
+        """Configured role id -> level it grants."""
+        levels = dict.fromkeys(self.moderator_role_ids, Level.MODERATOR)
+        levels.update(dict.fromkeys(self.admin_role_ids, Level.ADMIN))
+        return levels

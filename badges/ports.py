@@ -1,0 +1,124 @@
+"""What the service needs from storage. The ``db`` package implements these protocols.
+
+Repositories never commit; the unit of work does, once per operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from badges.model import (
+    AuditEvent,
+    Award,
+    Badge,
+    GuildSettings,
+    MemberBadge,
+    NewEvent,
+    Page,
+)
+from badges.permissions import Level
+
+
+class BadgeRepository(Protocol):
+    async def add(self, badge: Badge) -> None: ...
+    async def get(self, guild_id: int, badge_id: str) -> Badge | None: ...
+    async def get_by_slug(self, guild_id: int, slug: str) -> Badge | None: ...
+    async def get_by_name(self, guild_id: int, name_key: str) -> Badge | None: ...
+    async def slugs_like(self, guild_id: int, base: str) -> set[str]:
+        """Slugs of the guild equal to ``base`` or starting with ``base-``."""
+        ...
+
+    async def names(self, guild_id: int) -> list[tuple[str, str]]:
+        """(name, slug) of every badge of the guild, for suggestions and autocomplete."""
+        ...
+
+    async def save(self, badge: Badge) -> None:
+        """Write the editable fields of an existing badge."""
+        ...
+
+    async def delete(self, guild_id: int, badge_id: str) -> None: ...
+    async def adjust_count(self, badge_id: str, delta: int) -> int:
+        """Add ``delta`` to the badge's awarded_count atomically; return the new count."""
+        ...
+
+    async def list(
+        self, guild_id: int, *, active: bool | None, offset: int, limit: int
+    ) -> Page[Badge]: ...
+
+
+class AwardRepository(Protocol):
+    async def add(self, award: Award) -> bool:
+        """Insert the award; False (and no change) if the member already holds the badge."""
+        ...
+
+    async def add_many(self, awards: Sequence[Award]) -> set[int]:
+        """Insert awards, skipping members who hold the badge; return the ids inserted."""
+        ...
+
+    async def remove(self, guild_id: int, badge_id: str, user_id: int) -> Award | None:
+        """Delete and return the award, or None if the member does not hold the badge."""
+        ...
+
+    async def remove_all(self, guild_id: int, badge_id: str) -> list[int]:
+        """Delete every award of the badge; return the former holders' ids."""
+        ...
+
+    async def holders(
+        self, guild_id: int, badge_id: str, *, offset: int, limit: int
+    ) -> list[Award]:
+        """Current awards of the badge, newest first."""
+        ...
+
+    async def holding(self, guild_id: int, badge_id: str, user_ids: Collection[int]) -> set[int]:
+        """Which of ``user_ids`` hold the badge."""
+        ...
+
+    async def of_member(
+        self, guild_id: int, user_id: int, *, offset: int, limit: int
+    ) -> Page[MemberBadge]:
+        """A member's badges, newest award first."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def record(self, events: Sequence[NewEvent]) -> None: ...
+    async def member_history(
+        self, guild_id: int, user_id: int, *, offset: int, limit: int
+    ) -> Page[AuditEvent]:
+        """Awards and revocations of a member, newest first."""
+        ...
+
+
+class SettingsRepository(Protocol):
+    async def get(self, guild_id: int) -> GuildSettings: ...
+    async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
+        """Map a role to a level, or remove its mapping with None."""
+        ...
+
+    async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
+
+    badges: BadgeRepository
+    awards: AwardRepository
+    audit: AuditLog
+    settings: SettingsRepository
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> UnitOfWork:
+        """A new unit of work; ``write=False`` promises that it only reads."""
+        ...

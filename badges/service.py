@@ -1,0 +1,578 @@
+"""The BadgeService: every adapter (slash commands, REST API, automatic rules) calls it.
+
+Each operation is one unit of work, checks the actor's level itself, validates its input
+before touching storage, and records what it did in the audit trail in the same transaction.
+After a commit, the recorded events go to subscribers (log channel, caches, role sync).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Final
+
+from badges import validation
+from badges.errors import (
+    AlreadyAwarded,
+    BadgeInactive,
+    BadgeNotFound,
+    Forbidden,
+    InvalidInput,
+    NameTaken,
+    NotAwarded,
+    SlugTaken,
+)
+from badges.model import (
+    AuditEvent,
+    Award,
+    Badge,
+    BulkAwardResult,
+    DeletedBadge,
+    EventKind,
+    GuildSettings,
+    MemberBadge,
+    NewEvent,
+    Page,
+)
+from badges.permissions import Actor, Level, require
+from badges.ports import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+BULK_MAX = 10_000
+_EDITABLE = ("name", "slug", "description", "icon", "color", "is_active", "role_id")
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""Marks a field an update leaves as it is (None clears a field)."""
+
+Listener = Callable[[Sequence[NewEvent]], Awaitable[None]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _page_bounds(offset: int, limit: int) -> tuple[int, int]:
+    if offset < 0:
+        raise InvalidInput("offset", "The offset cannot be negative.")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"The page size must be between 1 and {MAX_PAGE}.")
+    return offset, limit
+
+
+class BadgeService:
+    """Badges, awards and guild settings, with permissions enforced here."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._new_id = new_id
+        self._listeners: list[Listener] = []
+
+    # -- subscribers -------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with the events of every committed change."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    async def _publish(self, events: Sequence[NewEvent]) -> None:
+        for listener in list(self._listeners):
+            try:
+                await listener(events)
+            except Exception:  # a listener must never undo a committed change
+                log.exception("badge event listener %r failed", listener)
+
+    async def _commit(self, uow: UnitOfWork, events: Sequence[NewEvent]) -> None:
+        await uow.audit.record(events)
+        await uow.commit()
+
+    # -- badges: reads -----------------------------------------------------------------
+
+    async def get_badge(self, guild_id: int, badge_id: str) -> Badge:
+        async with self._uow(write=False) as uow:
+            return await self._badge(uow, guild_id, badge_id)
+
+    async def get_badge_by_slug(self, guild_id: int, slug: str) -> Badge:
+        async with self._uow(write=False) as uow:
+            badge = await uow.badges.get_by_slug(guild_id, slug.strip().lower())
+        if badge is None:
+            raise BadgeNotFound()
+        return badge
+
+    async def find_badge(self, guild_id: int, query: str) -> Badge:
+        """A badge by slug, name (any case) or id, as typed in a command option."""
+        text = " ".join(query.split())
+        if not text:
+            raise InvalidInput("badge", "Name the badge (its name or slug).")
+        async with self._uow(write=False) as uow:
+            badge = (
+                await uow.badges.get_by_slug(guild_id, text.lower())
+                or await uow.badges.get_by_name(guild_id, validation.name_key(text))
+                or await uow.badges.get(guild_id, text)
+            )
+            if badge is not None:
+                return badge
+            names = await uow.badges.names(guild_id)
+        suggestion = _closest(text, names)
+        message = f"No badge named '{text}' in this server."
+        if suggestion:
+            message += f" Did you mean '{suggestion}'?"
+        raise BadgeNotFound(message, suggestion=suggestion)
+
+    async def badge_names(self, guild_id: int) -> list[tuple[str, str]]:
+        """(name, slug) of every badge of the guild, sorted by name."""
+        async with self._uow(write=False) as uow:
+            return sorted(await uow.badges.names(guild_id), key=lambda p: p[0].casefold())
+
+    async def list_badges(
+        self, guild_id: int, *, active: bool | None = None, offset: int = 0, limit: int = 25
+    ) -> Page[Badge]:
+        offset, limit = _page_bounds(offset, limit)
+        async with self._uow(write=False) as uow:
+            return await uow.badges.list(guild_id, active=active, offset=offset, limit=limit)
+
+    async def list_holders(
+        self, guild_id: int, badge_id: str, *, offset: int = 0, limit: int = 25
+    ) -> Page[Award]:
+        """Members holding the badge, newest award first."""
+        offset, limit = _page_bounds(offset, limit)
+        async with self._uow(write=False) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            items = await uow.awards.holders(guild_id, badge.id, offset=offset, limit=limit)
+        return Page(items=items, total=badge.awarded_count, offset=offset, limit=limit)
+
+    async def list_member_badges(
+        self, guild_id: int, user_id: int, *, offset: int = 0, limit: int = 25
+    ) -> Page[MemberBadge]:
+        offset, limit = _page_bounds(offset, limit)
+        async with self._uow(write=False) as uow:
+            return await uow.awards.of_member(guild_id, user_id, offset=offset, limit=limit)
+
+    async def member_history(
+        self, actor: Actor, guild_id: int, user_id: int, *, offset: int = 0, limit: int = 25
+    ) -> Page[AuditEvent]:
+        """Awards and revocations of a member, newest first. Members may read their own;
+        reading someone else's needs the Moderator level."""
+        if actor.user_id != user_id:
+            require(actor, Level.MODERATOR, "see another member's badge history")
+        offset, limit = _page_bounds(offset, limit)
+        async with self._uow(write=False) as uow:
+            return await uow.audit.member_history(guild_id, user_id, offset=offset, limit=limit)
+
+    # -- badges: changes ---------------------------------------------------------------
+
+    async def create_badge(
+        self,
+        actor: Actor,
+        guild_id: int,
+        *,
+        name: str,
+        slug: str | None = None,
+        description: str | None = None,
+        icon: str | None = None,
+        color: str | None = None,
+        is_active: bool = True,
+        role_id: int | None = None,
+    ) -> Badge:
+        require(actor, Level.ADMIN, "create badges")
+        clean_name = validation.name(name)
+        given_slug = validation.slug(slug) if slug is not None and slug.strip() else None
+        clean_description = validation.description(description)
+        clean_icon = validation.icon(icon)
+        clean_color = validation.color(color)
+        if role_id is not None:
+            validation.snowflake("role", role_id)
+        now = self._clock()
+        async with self._uow(write=True) as uow:
+            if await uow.badges.get_by_name(guild_id, validation.name_key(clean_name)):
+                raise NameTaken(clean_name)
+            if given_slug is not None:
+                if await uow.badges.get_by_slug(guild_id, given_slug):
+                    raise SlugTaken(given_slug)
+                final_slug = given_slug
+            else:
+                final_slug = await self._free_slug(uow, guild_id, clean_name)
+            badge = Badge(
+                id=self._new_id(),
+                guild_id=guild_id,
+                name=clean_name,
+                slug=final_slug,
+                description=clean_description,
+                icon=clean_icon,
+                color=clean_color,
+                is_active=is_active,
+                role_id=role_id,
+                awarded_count=0,
+                created_at=now,
+                updated_at=now,
+                created_by=actor.user_id,
+            )
+            await uow.badges.add(badge)
+            event = self._event(actor, EventKind.BADGE_CREATED, badge, after=_fields(badge))
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return badge
+
+    async def update_badge(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        *,
+        name: str | _Unset = UNSET,
+        slug: str | _Unset = UNSET,
+        description: str | _Unset | None = UNSET,
+        icon: str | _Unset | None = UNSET,
+        color: str | _Unset | None = UNSET,
+        is_active: bool | _Unset = UNSET,
+        role_id: int | _Unset | None = UNSET,
+    ) -> Badge:
+        """Change any subset of fields. Renaming keeps the slug unless a slug is given."""
+        require(actor, Level.ADMIN, "edit badges")
+        changes: dict[str, Any] = {}
+        if not isinstance(name, _Unset):
+            changes["name"] = validation.name(name)
+        if not isinstance(slug, _Unset):
+            changes["slug"] = validation.slug(slug)
+        if not isinstance(description, _Unset):
+            changes["description"] = validation.description(description)
+        if not isinstance(icon, _Unset):
+            changes["icon"] = validation.icon(icon)
+        if not isinstance(color, _Unset):
+            changes["color"] = validation.color(color)
+        if not isinstance(is_active, _Unset):
+            changes["is_active"] = bool(is_active)
+        if not isinstance(role_id, _Unset):
+            changes["role_id"] = None if role_id is None else validation.snowflake("role", role_id)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            changes = {k: v for k, v in changes.items() if getattr(badge, k) != v}
+            if not changes:
+                return badge
+            if "name" in changes:
+                other = await uow.badges.get_by_name(guild_id, validation.name_key(changes["name"]))
+                if other is not None and other.id != badge.id:
+                    raise NameTaken(changes["name"])
+            if "slug" in changes:
+                other = await uow.badges.get_by_slug(guild_id, changes["slug"])
+                if other is not None and other.id != badge.id:
+                    raise SlugTaken(changes["slug"])
+            updated = _replace(badge, **changes, updated_at=self._clock())
+            await uow.badges.save(updated)
+            before = {k: _plain(getattr(badge, k)) for k in changes}
+            after = {k: _plain(v) for k, v in changes.items()}
+            event = self._event(actor, EventKind.BADGE_UPDATED, updated, before=before, after=after)
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return updated
+
+    async def delete_badge(
+        self, actor: Actor, guild_id: int, badge_id: str, *, reason: str | None = None
+    ) -> DeletedBadge:
+        """Delete a badge. Its awards end and stay in each holder's history."""
+        require(actor, Level.ADMIN, "delete badges")
+        clean_reason = validation.reason(reason)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            holders = await uow.awards.remove_all(guild_id, badge.id)
+            ended = clean_reason or f"Badge '{badge.name}' was deleted"
+            events = [
+                self._event(actor, EventKind.REVOKED, badge, user_id=uid, reason=ended)
+                for uid in holders
+            ]
+            events.append(
+                self._event(
+                    actor,
+                    EventKind.BADGE_DELETED,
+                    badge,
+                    reason=clean_reason,
+                    before=_fields(badge),
+                )
+            )
+            await uow.badges.delete(guild_id, badge.id)
+            await self._commit(uow, events)
+        await self._publish(events)
+        return DeletedBadge(badge=badge, holder_ids=holders, role_id=badge.role_id)
+
+    # -- awards --------------------------------------------------------------------------
+
+    async def award(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        user_id: int,
+        *,
+        reason: str | None = None,
+    ) -> MemberBadge:
+        require(actor, Level.MODERATOR, "award badges")
+        validation.snowflake("member", user_id)
+        clean_reason = validation.reason(reason)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if not badge.is_active:
+                raise BadgeInactive(f"Cannot award inactive badge '{badge.name}'.")
+            award = self._new_award(actor, badge, user_id, clean_reason)
+            if not await uow.awards.add(award):
+                raise AlreadyAwarded(f"User already has this badge ('{badge.name}').")
+            count = await uow.badges.adjust_count(badge.id, 1)
+            event = self._event(
+                actor, EventKind.AWARDED, badge, user_id=user_id, reason=clean_reason
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return MemberBadge(badge=_replace(badge, awarded_count=count), award=award)
+
+    async def revoke(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        user_id: int,
+        *,
+        reason: str | None = None,
+    ) -> MemberBadge:
+        """End an award; returns the award that ended and the badge with its new count."""
+        require(actor, Level.MODERATOR, "revoke badges")
+        validation.snowflake("member", user_id)
+        clean_reason = validation.reason(reason)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            award = await uow.awards.remove(guild_id, badge.id, user_id)
+            if award is None:
+                raise NotAwarded(f"User does not have this badge ('{badge.name}').")
+            count = await uow.badges.adjust_count(badge.id, -1)
+            event = self._event(
+                actor, EventKind.REVOKED, badge, user_id=user_id, reason=clean_reason
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return MemberBadge(badge=_replace(badge, awarded_count=count), award=award)
+
+    async def bulk_award(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        user_ids: Iterable[int],
+        *,
+        reason: str | None = None,
+        refused: dict[int, str] | None = None,
+    ) -> BulkAwardResult:
+        """Award one badge to many members in one transaction.
+
+        ``refused`` carries members the caller already turned away (bots, say) so they are
+        reported with the rest. Invalid ids are refused here; duplicates count once.
+        """
+        require(actor, Level.MODERATOR, "award badges")
+        clean_reason = validation.reason(reason)
+        refusals = dict(refused or {})
+        wanted: list[int] = []
+        seen: set[int] = set(refusals)
+        for uid in user_ids:
+            if uid in seen:
+                continue
+            seen.add(uid)
+            if not 0 < uid < 2**63:
+                refusals[uid] = "not a valid Discord id"
+            else:
+                wanted.append(uid)
+        if len(wanted) > BULK_MAX:
+            raise InvalidInput(
+                "members", f"At most {BULK_MAX} members can be awarded at once ({len(wanted)})."
+            )
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if not badge.is_active:
+                raise BadgeInactive(f"Cannot award inactive badge '{badge.name}'.")
+            awards = [self._new_award(actor, badge, uid, clean_reason) for uid in wanted]
+            inserted = await uow.awards.add_many(awards)
+            awarded = [uid for uid in wanted if uid in inserted]
+            already = [uid for uid in wanted if uid not in inserted]
+            events = [
+                self._event(actor, EventKind.AWARDED, badge, user_id=uid, reason=clean_reason)
+                for uid in awarded
+            ]
+            count = badge.awarded_count
+            if awarded:
+                count = await uow.badges.adjust_count(badge.id, len(awarded))
+                await self._commit(uow, events)
+        if events:
+            await self._publish(events)
+        return BulkAwardResult(
+            badge=_replace(badge, awarded_count=count),
+            awarded=awarded,
+            already_held=already,
+            refused=refusals,
+        )
+
+    # -- guild settings ------------------------------------------------------------------
+
+    async def get_settings(self, guild_id: int) -> GuildSettings:
+        async with self._uow(write=False) as uow:
+            return await uow.settings.get(guild_id)
+
+    async def set_role_level(
+        self, actor: Actor, guild_id: int, role_id: int, level: Level
+    ) -> GuildSettings:
+        """Make holders of a Discord role Moderators or Admins of the badge system."""
+        if level not in (Level.MODERATOR, Level.ADMIN):
+            raise InvalidInput("level", "A role can grant the Moderator or the Admin level.")
+        require(actor, Level.ADMIN, "configure the badge system")
+        if level is Level.ADMIN:
+            require(actor, Level.SUPER_ADMIN, "give a role the Admin level")
+        validation.snowflake("role", role_id)
+        return await self._change_settings(
+            actor,
+            guild_id,
+            {"role_id": role_id, "level": level.name},
+            lambda uow: uow.settings.set_role_level(guild_id, role_id, level),
+            guard_role=role_id,
+        )
+
+    async def unset_role(self, actor: Actor, guild_id: int, role_id: int) -> GuildSettings:
+        require(actor, Level.ADMIN, "configure the badge system")
+        return await self._change_settings(
+            actor,
+            guild_id,
+            {"role_id": role_id, "level": None},
+            lambda uow: uow.settings.set_role_level(guild_id, role_id, None),
+            guard_role=role_id,
+        )
+
+    async def set_log_channel(
+        self, actor: Actor, guild_id: int, channel_id: int | None
+    ) -> GuildSettings:
+        require(actor, Level.ADMIN, "configure the badge system")
+        if channel_id is not None:
+            validation.snowflake("channel", channel_id)
+        return await self._change_settings(
+            actor,
+            guild_id,
+            {"log_channel_id": channel_id},
+            lambda uow: uow.settings.set_log_channel(guild_id, channel_id),
+        )
+
+    async def _change_settings(
+        self,
+        actor: Actor,
+        guild_id: int,
+        after: dict[str, Any],
+        change: Callable[[UnitOfWork], Awaitable[None]],
+        guard_role: int | None = None,
+    ) -> GuildSettings:
+        async with self._uow(write=True) as uow:
+            before = await uow.settings.get(guild_id)
+            if guard_role is not None and guard_role in before.admin_role_ids:
+                require(actor, Level.SUPER_ADMIN, "change an Admin role")
+            await change(uow)
+            settings = await uow.settings.get(guild_id)
+            event = NewEvent(
+                guild_id=guild_id,
+                kind=EventKind.CONFIG_CHANGED,
+                actor_id=actor.user_id,
+                actor_name=actor.display_name,
+                at=self._clock(),
+                after=after,
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return settings
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _badge(self, uow: UnitOfWork, guild_id: int, badge_id: str) -> Badge:
+        badge = await uow.badges.get(guild_id, badge_id)
+        if badge is None:
+            raise BadgeNotFound()
+        return badge
+
+    async def _free_slug(self, uow: UnitOfWork, guild_id: int, name: str) -> str:
+        base = validation.slug_from_name(name)
+        taken = await uow.badges.slugs_like(guild_id, base)
+        if base not in taken:
+            return base
+        n = 2
+        while validation.with_suffix(base, n) in taken:
+            n += 1
+        return validation.with_suffix(base, n)
+
+    def _new_award(self, actor: Actor, badge: Badge, user_id: int, reason: str | None) -> Award:
+        return Award(
+            id=self._new_id(),
+            guild_id=badge.guild_id,
+            badge_id=badge.id,
+            user_id=user_id,
+            awarded_by_id=actor.user_id,
+            awarded_by_name=actor.display_name,
+            reason=reason,
+            awarded_at=self._clock(),
+        )
+
+    def _event(
+        self,
+        actor: Actor,
+        kind: EventKind,
+        badge: Badge,
+        *,
+        user_id: int | None = None,
+        reason: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> NewEvent:
+        return NewEvent(
+            guild_id=badge.guild_id,
+            kind=kind,
+            actor_id=actor.user_id,
+            actor_name=actor.display_name,
+            at=self._clock(),
+            badge_id=badge.id,
+            badge_name=badge.name,
+            user_id=user_id,
+            reason=reason,
+            before=before,
+            after=after,
+        )
+
+
+def _replace(badge: Badge, **changes: Any) -> Badge:
+    return dataclasses.replace(badge, **changes)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _fields(badge: Badge) -> dict[str, Any]:
+    return {k: _plain(getattr(badge, k)) for k in _EDITABLE}
+
+
+def _closest(text: str, names: Sequence[tuple[str, str]]) -> str | None:
+    """The badge name closest to what was typed, if any is close enough."""
+    by_key = {validation.name_key(n): n for n, _ in names}
+    by_key.update({s: n for n, s in names})
+    match = difflib.get_close_matches(validation.name_key(text), list(by_key), n=1, cutoff=0.6)
+    return by_key[match[0]] if match else None
+
+
+__all__ = ["UNSET", "BadgeService", "Forbidden", "Listener"]

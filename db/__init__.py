@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 async tables, repositories, the unit of work and migrations."""

@@ -1,0 +1,141 @@
+"""Tables. Constraint names follow one convention so migrations match on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only makes INTEGER PRIMARY KEY an auto-increment alias of the rowid.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, int: BigInteger}
+
+
+class BadgeRow(Base):
+    __tablename__ = "badges"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "slug"),
+        UniqueConstraint("guild_id", "name_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guild_id: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    icon: Mapped[str | None] = mapped_column(String(512))
+    color: Mapped[str | None] = mapped_column(String(7))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role_id: Mapped[int | None]
+    awarded_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by: Mapped[int]
+
+
+class AwardRow(Base):
+    """A current award. Ended awards live on in the audit trail only."""
+
+    __tablename__ = "awards"
+    __table_args__ = (
+        UniqueConstraint("badge_id", "user_id"),
+        Index("ix_awards_guild_user", "guild_id", "user_id", "awarded_at"),
+        Index("ix_awards_badge_awarded_at", "badge_id", "awarded_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guild_id: Mapped[int]
+    badge_id: Mapped[str] = mapped_column(ForeignKey("badges.id", ondelete="CASCADE"))
+    user_id: Mapped[int]
+    awarded_by_id: Mapped[int]
+    awarded_by_name: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    awarded_at: Mapped[datetime]
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_guild_user", "guild_id", "user_id", "id"),
+        Index("ix_audit_events_guild_badge", "guild_id", "badge_id"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int]
+    actor_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    badge_id: Mapped[str | None] = mapped_column(String(36))
+    badge_name: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(String(500))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class GuildSettingsRow(Base):
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_channel_id: Mapped[int | None]
+
+
+class LevelRoleRow(Base):
+    """A Discord role that grants a permission level in one guild."""
+
+    __tablename__ = "level_roles"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(SmallInteger)

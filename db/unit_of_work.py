@@ -1,0 +1,75 @@
+"""One transaction, with the repositories bound to it."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.repositories import (
+    SqlAuditLog,
+    SqlAwardRepository,
+    SqlBadgeRepository,
+    SqlSettingsRepository,
+)
+
+
+class SqlUnitOfWork:
+    """Implements badges.ports.UnitOfWork over one AsyncSession."""
+
+    badges: SqlBadgeRepository
+    awards: SqlAwardRepository
+    audit: SqlAuditLog
+    settings: SqlSettingsRepository
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        dialect: str,
+        options: dict[str, Any],
+        lock: asyncio.Lock | None,
+    ) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+        self._options = options
+        self._lock = lock
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._lock is not None:
+            await self._lock.acquire()
+        try:
+            session = self._sessions()
+            await session.connection(execution_options=self._options)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        self._session = session
+        self.badges = SqlBadgeRepository(session, self._dialect)
+        self.awards = SqlAwardRepository(session, self._dialect)
+        self.audit = SqlAuditLog(session)
+        self.settings = SqlSettingsRepository(session, self._dialect)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            await self._session.rollback()  # no-op after a commit
+            await self._session.close()
+        finally:
+            self._session = None
+            if self._lock is not None:
+                self._lock.release()
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        await self._session.commit()
