@@ -39,7 +39,7 @@ from badges.model import (
     NewEvent,
     Page,
 )
-from badges.permissions import Actor, Level, require
+from badges.permissions import Actor, Level, Operation, authorize
 from badges.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class BadgeService:
         """Awards and revocations of a member, newest first. Members may read their own;
         reading someone else's needs the Moderator level."""
         if actor.user_id != user_id:
-            require(actor, Level.MODERATOR, "see another member's badge history")
+            authorize(actor, Operation.READ_OTHERS_HISTORY)
         offset, limit = _page_bounds(offset, limit)
         async with self._uow(write=False) as uow:
             return await uow.audit.member_history(guild_id, user_id, offset=offset, limit=limit)
@@ -194,7 +194,7 @@ class BadgeService:
         is_active: bool = True,
         role_id: int | None = None,
     ) -> Badge:
-        require(actor, Level.ADMIN, "create badges")
+        authorize(actor, Operation.CREATE_BADGE)
         clean_name = validation.name(name)
         given_slug = validation.slug(slug) if slug is not None and slug.strip() else None
         clean_description = validation.description(description)
@@ -248,7 +248,7 @@ class BadgeService:
         role_id: int | _Unset | None = UNSET,
     ) -> Badge:
         """Change any subset of fields. Renaming keeps the slug unless a slug is given."""
-        require(actor, Level.ADMIN, "edit badges")
+        authorize(actor, Operation.EDIT_BADGE)
         changes: dict[str, Any] = {}
         if not isinstance(name, _Unset):
             changes["name"] = validation.name(name)
@@ -290,7 +290,7 @@ class BadgeService:
         self, actor: Actor, guild_id: int, badge_id: str, *, reason: str | None = None
     ) -> DeletedBadge:
         """Delete a badge. Its awards end and stay in each holder's history."""
-        require(actor, Level.ADMIN, "delete badges")
+        authorize(actor, Operation.DELETE_BADGE)
         clean_reason = validation.reason(reason)
         async with self._uow(write=True) as uow:
             badge = await self._badge(uow, guild_id, badge_id)
@@ -325,7 +325,7 @@ class BadgeService:
         *,
         reason: str | None = None,
     ) -> MemberBadge:
-        require(actor, Level.MODERATOR, "award badges")
+        authorize(actor, Operation.AWARD)
         validation.snowflake("member", user_id)
         clean_reason = validation.reason(reason)
         async with self._uow(write=True) as uow:
@@ -353,7 +353,7 @@ class BadgeService:
         reason: str | None = None,
     ) -> MemberBadge:
         """End an award; returns the award that ended and the badge with its new count."""
-        require(actor, Level.MODERATOR, "revoke badges")
+        authorize(actor, Operation.REVOKE)
         validation.snowflake("member", user_id)
         clean_reason = validation.reason(reason)
         async with self._uow(write=True) as uow:
@@ -384,7 +384,7 @@ class BadgeService:
         ``refused`` carries members the caller already turned away (bots, say) so they are
         reported with the rest. Invalid ids are refused here; duplicates count once.
         """
-        require(actor, Level.MODERATOR, "award badges")
+        authorize(actor, Operation.AWARD)
         clean_reason = validation.reason(reason)
         refusals = dict(refused or {})
         wanted: list[int] = []
@@ -438,9 +438,9 @@ class BadgeService:
         """Make holders of a Discord role Moderators or Admins of the badge system."""
         if level not in (Level.MODERATOR, Level.ADMIN):
             raise InvalidInput("level", "A role can grant the Moderator or the Admin level.")
-        require(actor, Level.ADMIN, "configure the badge system")
+        authorize(actor, Operation.CONFIGURE)
         if level is Level.ADMIN:
-            require(actor, Level.SUPER_ADMIN, "give a role the Admin level")
+            authorize(actor, Operation.GRANT_ADMIN_ROLE)
         validation.snowflake("role", role_id)
         return await self._change_settings(
             actor,
@@ -451,7 +451,7 @@ class BadgeService:
         )
 
     async def unset_role(self, actor: Actor, guild_id: int, role_id: int) -> GuildSettings:
-        require(actor, Level.ADMIN, "configure the badge system")
+        authorize(actor, Operation.CONFIGURE)
         return await self._change_settings(
             actor,
             guild_id,
@@ -463,7 +463,7 @@ class BadgeService:
     async def set_log_channel(
         self, actor: Actor, guild_id: int, channel_id: int | None
     ) -> GuildSettings:
-        require(actor, Level.ADMIN, "configure the badge system")
+        authorize(actor, Operation.CONFIGURE)
         if channel_id is not None:
             validation.snowflake("channel", channel_id)
         return await self._change_settings(
@@ -484,7 +484,7 @@ class BadgeService:
         async with self._uow(write=True) as uow:
             before = await uow.settings.get(guild_id)
             if guard_role is not None and guard_role in before.admin_role_ids:
-                require(actor, Level.SUPER_ADMIN, "change an Admin role")
+                authorize(actor, Operation.CHANGE_ADMIN_ROLE)
             await change(uow)
             settings = await uow.settings.get(guild_id)
             event = NewEvent(

@@ -61,7 +61,7 @@ def _award(row: Sequence[Any]) -> Award:
     return Award(*row[: len(_AWARD_COLUMNS)])
 
 
-def _insert(dialect: str, table: Any) -> Any:
+def dialect_insert(dialect: str, table: Any) -> Any:
     """A dialect insert that supports ON CONFLICT DO NOTHING."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -184,7 +184,7 @@ class SqlAwardRepository:
 
     async def add(self, award: Award) -> bool:
         stmt = (
-            _insert(self._dialect, AwardRow.__table__)
+            dialect_insert(self._dialect, AwardRow.__table__)
             .values(**_award_values(award))
             .on_conflict_do_nothing(index_elements=["badge_id", "user_id"])
             .returning(AwardRow.id)
@@ -196,7 +196,7 @@ class SqlAwardRepository:
         for start in range(0, len(awards), _CHUNK):
             chunk = awards[start : start + _CHUNK]
             stmt = (
-                _insert(self._dialect, AwardRow.__table__)
+                dialect_insert(self._dialect, AwardRow.__table__)
                 .values([_award_values(a) for a in chunk])
                 .on_conflict_do_nothing(index_elements=["badge_id", "user_id"])
                 .returning(AwardRow.user_id)
@@ -369,7 +369,7 @@ class SqlSettingsRepository:
             )
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
-        stmt = _insert(self._dialect, GuildSettingsRow.__table__).values(
+        stmt = dialect_insert(self._dialect, GuildSettingsRow.__table__).values(
             guild_id=guild_id, log_channel_id=channel_id
         )
         await self._s.execute(

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from badges.ports import AuditLog, AwardRepository, BadgeRepository, SettingsRepository
 from db.repositories import (
     SqlAuditLog,
     SqlAwardRepository,
@@ -19,10 +20,10 @@ from db.repositories import (
 class SqlUnitOfWork:
     """Implements badges.ports.UnitOfWork over one AsyncSession."""
 
-    badges: SqlBadgeRepository
-    awards: SqlAwardRepository
-    audit: SqlAuditLog
-    settings: SqlSettingsRepository
+    badges: BadgeRepository
+    awards: AwardRepository
+    audit: AuditLog
+    settings: SettingsRepository
 
     def __init__(
         self,

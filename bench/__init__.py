@@ -1,0 +1,1 @@
+"""Benchmarks of badgebot's storage; not part of the installed package."""

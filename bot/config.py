@@ -1,0 +1,60 @@
+"""Settings of the bot process: environment variables and `.env`, loaded once in main()."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A bot token is three base64url parts joined by dots.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+
+
+class Settings(BaseSettings):
+    """Every setting, its environment variable (BADGEBOT_<NAME> unless noted) and default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BADGEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    discord_token: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("DISCORD_TOKEN", "BADGEBOT_DISCORD_TOKEN"),
+        description="The bot token from the Discord developer portal (env DISCORD_TOKEN).",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///badgebot.db",
+        description="SQLAlchemy URL; SQLite by default, postgresql+asyncpg://... for scale.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    dev_guild_id: int | None = Field(
+        default=None, description="Sync commands to this guild only, instantly (development)."
+    )
+    members_intent: bool = Field(
+        default=False,
+        description="Ask for the privileged Server Members intent (enable it in the portal too).",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    def token_problem(self) -> str | None:
+        """Why the token cannot work, in one line, or None if it looks like a token."""
+        token = self.discord_token.get_secret_value().strip()
+        if not token:
+            return (
+                "DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env "
+                "(Discord developer portal > your application > Bot > Reset Token)."
+            )
+        if not _TOKEN_RE.fullmatch(token):
+            return (
+                "DISCORD_TOKEN does not look like a bot token (three parts separated by dots): "
+                "copy it again from the developer portal (Bot > Reset Token) into .env."
+            )
+        return None

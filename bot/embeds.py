@@ -1,0 +1,231 @@
+"""How badges look in Discord. Pure functions from domain objects to embeds.
+
+Domain limits keep every piece inside Discord's (names 100, reasons 500, descriptions 1000
+characters), and lists are split into pages of a size that stays under the 6,000-character
+and 25-field embed limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+from discord.utils import format_dt
+
+from badges.model import AuditEvent, Award, Badge, EventKind, GuildSettings, MemberBadge, NewEvent
+
+DEFAULT_COLOUR = discord.Colour.blurple()
+BADGES_PER_PAGE = 10  # member badges: one field each
+LIST_PER_PAGE = 15
+HOLDERS_PER_PAGE = 20
+HISTORY_PER_PAGE = 10
+
+
+def colour(badge: Badge) -> discord.Colour:
+    return discord.Colour(int(badge.color[1:], 16)) if badge.color else DEFAULT_COLOUR
+
+
+def is_url(icon: str | None) -> bool:
+    return icon is not None and icon.startswith("https://")
+
+
+def label(badge: Badge) -> str:
+    """The badge's name with its emoji in front, if its icon is an emoji."""
+    if badge.icon and not is_url(badge.icon):
+        return f"{badge.icon} {badge.name}"
+    return badge.name
+
+
+def _with_icon(embed: discord.Embed, badge: Badge) -> discord.Embed:
+    if is_url(badge.icon):
+        embed.set_thumbnail(url=badge.icon)
+    return embed
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def page_footer(embed: discord.Embed, page: int, pages: int, total: int, noun: str) -> None:
+    """``noun`` is singular; the footer counts the whole list and names the page."""
+    if pages > 1:
+        embed.set_footer(text=f"Page {page + 1} of {pages} · {plural(total, noun)}")
+    else:
+        embed.set_footer(text=plural(total, noun))
+
+
+def badge_info(badge: Badge, gated_channel_ids: Sequence[int] = ()) -> discord.Embed:
+    embed = discord.Embed(
+        title=label(badge),
+        description=badge.description or "*No description.*",
+        colour=colour(badge),
+    )
+    embed.add_field(name="Slug", value=f"`{badge.slug}`")
+    embed.add_field(name="Holders", value=str(badge.awarded_count))
+    embed.add_field(
+        name="Status", value="Active" if badge.is_active else "Inactive (no new awards)"
+    )
+    if badge.role_id:
+        embed.add_field(name="Role", value=f"<@&{badge.role_id}>")
+    if gated_channel_ids:
+        embed.add_field(name="Opens", value=" ".join(f"<#{c}>" for c in gated_channel_ids))
+    embed.add_field(name="Created", value=format_dt(badge.created_at, "D"))
+    return _with_icon(embed, badge)
+
+
+def badge_list(badges: Sequence[Badge], page: int, pages: int, total: int) -> discord.Embed:
+    embed = discord.Embed(title="Badges of this server", colour=DEFAULT_COLOUR)
+    if not badges:
+        embed.description = "No badges yet. An admin can create one with `/badge create`."
+    else:
+        lines = []
+        for b in badges:
+            state = "" if b.is_active else " · *inactive*"
+            lines.append(
+                f"**{label(b)}** (`{b.slug}`) · {plural(b.awarded_count, 'holder')}{state}"
+            )
+        embed.description = "\n".join(lines)
+    page_footer(embed, page, pages, total, "badge")
+    return embed
+
+
+def holders(badge: Badge, awards: Sequence[Award], page: int, pages: int) -> discord.Embed:
+    embed = discord.Embed(title=f"Holders of {label(badge)}", colour=colour(badge))
+    if not awards:
+        embed.description = "Nobody holds this badge yet."
+    else:
+        embed.description = "\n".join(
+            f"<@{a.user_id}> · {format_dt(a.awarded_at, 'R')} by {a.awarded_by_name}"
+            for a in awards
+        )
+    page_footer(embed, page, pages, badge.awarded_count, "holder")
+    return _with_icon(embed, badge)
+
+
+def member_badges(
+    member: discord.abc.User, items: Sequence[MemberBadge], page: int, pages: int, total: int
+) -> discord.Embed:
+    first = items[0].badge if items else None
+    embed = discord.Embed(
+        title=f"Badges of {member.display_name}",
+        colour=colour(first) if first and len(items) == 1 else DEFAULT_COLOUR,
+    )
+    embed.set_author(name=member.display_name, icon_url=member.display_avatar.url)
+    if not items:
+        embed.description = f"{member.mention} has no badges yet."
+    for item in items:
+        award = item.award
+        value = f"{format_dt(award.awarded_at, 'D')} by {award.awarded_by_name}"
+        if award.reason:
+            value += f"\n> {award.reason}"
+        embed.add_field(name=label(item.badge), value=value, inline=False)
+    page_footer(embed, page, pages, total, "badge")
+    return embed
+
+
+_VERBS = {EventKind.AWARDED: "awarded", EventKind.REVOKED: "revoked"}
+
+
+def history(
+    member: discord.abc.User, events: Sequence[AuditEvent], page: int, pages: int, total: int
+) -> discord.Embed:
+    embed = discord.Embed(title=f"Badge history of {member.display_name}", colour=DEFAULT_COLOUR)
+    if not events:
+        embed.description = f"{member.mention} has never been awarded a badge."
+    for e in events:
+        mark = "🏅" if e.kind is EventKind.AWARDED else "✖️"
+        value = f"{format_dt(e.at, 'f')} by {e.actor_name}"
+        if e.reason:
+            value += f"\n> {e.reason}"
+        embed.add_field(
+            name=f"{mark} {_VERBS.get(e.kind, e.kind.value)}: {e.badge_name}",
+            value=value,
+            inline=False,
+        )
+    page_footer(embed, page, pages, total, "event")
+    return embed
+
+
+def awarded(badge: Badge, member: discord.abc.User, award: Award) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"🏅 {member.display_name} received {label(badge)}",
+        description=award.reason,
+        colour=colour(badge),
+    )
+    embed.set_footer(text=f"Awarded by {award.awarded_by_name}")
+    return _with_icon(embed, badge)
+
+
+def revoked(badge: Badge, member: discord.abc.User, reason: str | None, by: str) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"{member.display_name} no longer holds {label(badge)}",
+        description=reason,
+        colour=colour(badge),
+    )
+    embed.set_footer(text=f"Revoked by {by}")
+    return embed
+
+
+def settings(config: GuildSettings) -> discord.Embed:
+    def roles(ids: frozenset[int]) -> str:
+        return " ".join(f"<@&{r}>" for r in sorted(ids)) or "*none*"
+
+    embed = discord.Embed(title="Badge system settings", colour=DEFAULT_COLOUR)
+    embed.add_field(name="Admin roles", value=roles(config.admin_role_ids), inline=False)
+    embed.add_field(name="Moderator roles", value=roles(config.moderator_role_ids), inline=False)
+    log = f"<#{config.log_channel_id}>" if config.log_channel_id else "*not set*"
+    embed.add_field(name="Log channel", value=log, inline=False)
+    embed.set_footer(
+        text="Also: owner and Administrator = Super Admin, Manage Server = Admin, "
+        "Manage Roles = Moderator."
+    )
+    return embed
+
+
+_LOG_TITLES = {
+    EventKind.BADGE_CREATED: "Badge created",
+    EventKind.BADGE_UPDATED: "Badge edited",
+    EventKind.BADGE_DELETED: "Badge deleted",
+    EventKind.AWARDED: "Badge awarded",
+    EventKind.REVOKED: "Badge revoked",
+    EventKind.CONFIG_CHANGED: "Settings changed",
+}
+
+
+def _change(value: object) -> str:
+    return "—" if value is None or value == "" else str(value)[:300]
+
+
+def log_entry(event: NewEvent) -> discord.Embed:
+    """One audit event as posted to the guild's log channel: who, what, reason."""
+    embed = discord.Embed(title=_LOG_TITLES[event.kind], colour=DEFAULT_COLOUR, timestamp=event.at)
+    if event.badge_name:
+        embed.add_field(name="Badge", value=event.badge_name)
+    if event.user_id:
+        embed.add_field(name="Member", value=f"<@{event.user_id}>")
+    embed.add_field(name="By", value=f"<@{event.actor_id}> ({event.actor_name})")
+    if event.reason:
+        embed.add_field(name="Reason", value=event.reason, inline=False)
+    if event.kind is EventKind.BADGE_UPDATED and event.after:
+        before = event.before or {}
+        lines = [f"{k}: {_change(before.get(k))} → {_change(v)}" for k, v in event.after.items()]
+        embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
+    elif event.kind is EventKind.CONFIG_CHANGED and event.after:
+        lines = [f"{k}: {_change(v)}" for k, v in event.after.items()]
+        embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
+    return embed
+
+
+def log_summary(events: Sequence[NewEvent]) -> discord.Embed:
+    """Many awards of one badge at once (a bulk award), as a single log entry."""
+    first = events[0]
+    embed = discord.Embed(
+        title=f"{_LOG_TITLES[first.kind]} to {len(events)} members",
+        colour=DEFAULT_COLOUR,
+        timestamp=first.at,
+    )
+    embed.add_field(name="Badge", value=first.badge_name or "?")
+    embed.add_field(name="By", value=f"<@{first.actor_id}> ({first.actor_name})")
+    if first.reason:
+        embed.add_field(name="Reason", value=first.reason, inline=False)
+    return embed

@@ -1,0 +1,135 @@
+"""Responding to interactions: defer once, reply once, and render every error in one place.
+
+Errors are always ephemeral. Whether a reply is ephemeral is fixed when it is deferred, so
+commands with a public reply do not defer up front: ``within_budget`` runs their work and defers
+only if it has not finished well inside Discord's 3 seconds. A refusal then comes as an
+ephemeral response; only a refusal after such a slow start has to complete the public reply.
+
+Order in which ``report_error`` handles an error:
+1. a domain error (``BadgeError``): its message, as is;
+2. a refusal raised by the adapter itself (``UserFacingError``): its message;
+3. discord.py's own check and option errors: a sentence saying what to fix;
+4. anything else: a short apology with an error id; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from badges.errors import BadgeError
+
+log = logging.getLogger(__name__)
+
+_EPHEMERAL = "badgebot_ephemeral"
+RESPONSE_BUDGET = 1.5
+"""Seconds of work before a public command defers (Discord's limit is 3)."""
+
+T = TypeVar("T")
+
+
+class UserFacingError(Exception):
+    """A refusal decided in the Discord adapter (a bot account, a DM, ...)."""
+
+
+async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Acknowledge now (Discord allows 3 seconds); the reply follows with ``send``."""
+    interaction.extras[_EPHEMERAL] = ephemeral
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+
+
+async def within_budget(
+    interaction: discord.Interaction,
+    work: Awaitable[T],
+    *,
+    ephemeral: bool,
+    budget: float = RESPONSE_BUDGET,
+) -> T:
+    """Await ``work``; if it takes longer than ``budget`` seconds, defer meanwhile."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=budget)
+    if not done:
+        await defer(interaction, ephemeral=ephemeral)
+    return await task
+
+
+async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
+    """The reply: completes a deferred response or responds directly."""
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
+
+
+def describe(error: BaseException) -> str | None:
+    """The user-facing sentence for an error, or None if it is a bug."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        inner = error.__cause__ if isinstance(error, app_commands.TransformerError) else None
+        if isinstance(error, app_commands.CommandInvokeError):
+            inner = error.original
+        if isinstance(inner, BadgeError | UserFacingError):
+            return describe(inner)
+        if isinstance(error, app_commands.TransformerError):
+            return f"'{error.value}' is not a valid {error.type.name.lower()} here."
+        return None
+    if isinstance(error, BadgeError):
+        return error.message
+    if isinstance(error, UserFacingError):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "Badges belong to a server: use this command in a server channel."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} seconds."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        missing = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"I am missing a permission here: {missing}. Ask an admin to grant it."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You cannot use this command here."
+    return None
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Tell the user what went wrong, ephemerally; log bugs with an id they can quote."""
+    message = describe(error)
+    if message is None:
+        error_id = secrets.token_hex(4)
+        original = getattr(error, "original", error)
+        log.error(
+            "error %s in %s",
+            error_id,
+            _where(interaction),
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        message = (
+            f"Sorry, something went wrong on my side (error id `{error_id}`). "
+            "It has been logged; please try again later."
+        )
+    try:
+        await _send_error(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply in %s", _where(interaction), exc_info=True)
+
+
+async def _send_error(interaction: discord.Interaction, message: str) -> None:
+    if not interaction.response.is_done():
+        await interaction.response.send_message(message, ephemeral=True)
+        return
+    deferred_ephemeral = interaction.extras.get(_EPHEMERAL, True)
+    if not deferred_ephemeral and interaction.type is discord.InteractionType.application_command:
+        # The "thinking" message is public: remove it, say the error privately.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await interaction.followup.send(message, ephemeral=True)
+
+
+def _where(interaction: discord.Interaction) -> str:
+    name = interaction.command.qualified_name if interaction.command else interaction.type.name
+    return f"/{name} (guild {interaction.guild_id}, user {interaction.user.id})"

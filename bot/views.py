@@ -1,0 +1,144 @@
+"""Buttons: page through long lists, and confirm a destructive action."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.replies import report_error, send, within_budget
+
+PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
+"""Renders page ``n`` (from 0) and says how many pages there are now."""
+
+
+class OwnedView(discord.ui.View):
+    """A view only the member who ran the command may use; it goes quiet when it times out."""
+
+    def __init__(self, owner_id: int, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.origin: discord.Interaction | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(self.refusal(), ephemeral=True)
+        return False
+
+    def refusal(self) -> str:
+        return f"Only <@{self.owner_id}> can use these buttons; run the command yourself."
+
+    def disable_all(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+
+    async def on_timeout(self) -> None:
+        self.disable_all()
+        if self.origin is not None:
+            # the message may be gone or the token expired: nothing left to tidy then
+            with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(view=self)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[OwnedView]
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class Paginator(OwnedView):
+    """Previous / next buttons over pages rendered on demand (fresh data on every turn)."""
+
+    def __init__(self, owner_id: int, render: PageRenderer, pages: int) -> None:
+        super().__init__(owner_id, timeout=600)
+        self.render = render
+        self.page = 0
+        self.pages = pages
+        self._sync_buttons()
+
+    def refusal(self) -> str:
+        return f"Only <@{self.owner_id}> can turn these pages; run the command yourself."
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= self.pages - 1
+        self.position.label = f"{self.page + 1} / {self.pages}"
+
+    async def _show(self, interaction: discord.Interaction, page: int) -> None:
+        embed, self.pages = await self.render(max(0, min(page, self.pages - 1)))
+        self.page = max(0, min(page, self.pages - 1))
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]
+    ) -> None:
+        await self._show(interaction, self.page - 1)
+
+    @discord.ui.button(label="1 / 1", style=discord.ButtonStyle.secondary, disabled=True)
+    async def position(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]
+    ) -> None:  # pragma: no cover - a disabled label
+        await interaction.response.defer()
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]) -> None:
+        await self._show(interaction, self.page + 1)
+
+
+async def send_pages(
+    interaction: discord.Interaction, render: PageRenderer, *, ephemeral: bool
+) -> None:
+    """Send page 1; with more than one page, add the buttons to turn them."""
+    embed, pages = await within_budget(interaction, render(0), ephemeral=ephemeral)
+    if pages <= 1:
+        await send(interaction, embed=embed, ephemeral=ephemeral)
+        return
+    view = Paginator(interaction.user.id, render, pages)
+    view.origin = interaction
+    await send(interaction, embed=embed, view=view, ephemeral=ephemeral)
+
+
+class Confirm(OwnedView):
+    """Confirm / cancel. ``action`` runs on confirm and returns the text to show."""
+
+    def __init__(
+        self,
+        owner_id: int,
+        action: Callable[[discord.Interaction], Awaitable[str]],
+        *,
+        confirm_label: str,
+        cancelled: str,
+        timeout: float = 60,
+    ) -> None:
+        super().__init__(owner_id, timeout=timeout)
+        self.action = action
+        self.cancelled = cancelled
+        self.confirm.label = confirm_label
+
+    async def on_timeout(self) -> None:
+        self.disable_all()
+        if self.origin is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.origin.edit_original_response(
+                    content=f"{self.cancelled} (no answer within a minute).", view=self
+                )
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]
+    ) -> None:
+        self.stop()
+        self.disable_all()
+        await interaction.response.defer()
+        text = await self.action(interaction)
+        await interaction.edit_original_response(content=text, view=self)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]) -> None:
+        self.stop()
+        self.disable_all()
+        await interaction.response.edit_message(content=f"{self.cancelled}.", view=self)

@@ -1,0 +1,96 @@
+"""A simulated Discord server (SimCord) with the real bot, cogs and database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import discord
+import pytest
+import simcord
+
+from bot.app import BadgeBot, create_bot
+from bot.config import Settings
+from bot.replies import describe
+from db.database import Database
+
+
+@pytest.fixture
+def simcord_bot(database: Database) -> BadgeBot:
+    settings = Settings(_env_file=None, discord_token="not-used-by-simcord")  # type: ignore[call-arg]
+    return create_bot(settings, database=database)
+
+
+@dataclass
+class World:
+    env: simcord.Env
+    guild: simcord.GuildHandle
+    general: simcord.ChannelHandle
+    logs: simcord.ChannelHandle
+    owner: simcord.MemberActor
+    admin: simcord.MemberActor
+    mod: simcord.MemberActor
+    alice: simcord.MemberActor
+    bob: simcord.MemberActor
+    robot: simcord.MemberActor
+    mod_role: simcord.RoleHandle
+
+    @property
+    def bot(self) -> BadgeBot:
+        return self.env.bot  # type: ignore[no-any-return]
+
+
+async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
+    owner_user = env.create_user(f"owner-{name}")
+    guild = env.create_guild(name, owner=owner_user)
+    general = guild.create_text_channel("general")
+    logs = guild.create_text_channel("badge-log")
+    admins = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
+    mods = guild.create_role("Mods", permissions=discord.Permissions(manage_roles=True))
+    plain_mod_role = guild.create_role("Helpers")
+    world = World(
+        env=env,
+        guild=guild,
+        general=general,
+        logs=logs,
+        owner=simcord.MemberActor(env, guild, owner_user),
+        admin=guild.add_member(env.create_user("adminuser"), roles=[admins]),
+        mod=guild.add_member(env.create_user("moduser"), roles=[mods]),
+        alice=guild.add_member(env.create_user("alice")),
+        bob=guild.add_member(env.create_user("bob"), roles=[plain_mod_role]),
+        robot=guild.add_member(env.create_user("robot", bot=True)),
+        mod_role=plain_mod_role,
+    )
+    await env.settle()
+    return world
+
+
+def assert_only_user_errors(env: simcord.Env) -> None:
+    """Refusals the bot rendered for the user are expected; anything else is a bug."""
+    bugs = [e for e in env.errors if describe(e) is None]
+    assert not bugs, f"the bot raised unexpected errors: {bugs!r}"
+
+
+@pytest.fixture
+async def world(simcord_env: simcord.Env) -> AsyncIterator[World]:
+    yield await build_world(simcord_env)
+    assert_only_user_errors(simcord_env)
+
+
+def embed_of(result: simcord.InteractionResult) -> discord.Embed:
+    assert result.response is not None, "no response"
+    assert result.response.embeds, f"no embed in {result.response.content!r}"
+    return result.response.embeds[0]
+
+
+def text_of(result: simcord.InteractionResult) -> str:
+    """What the user reads: the response's content, or of its first followup."""
+    if result.response is not None and result.response.content:
+        return result.response.content
+    assert result.followups, "no reply at all"
+    return result.followups[0].content or ""
+
+
+def message(channel: simcord.ChannelHandle, message_id: int) -> discord.Message:
+    """The current state of one message of a channel."""
+    return next(m for m in channel.history() if m.id == message_id)

@@ -1,0 +1,118 @@
+"""/badge award and /badge revoke."""
+
+from __future__ import annotations
+
+import pytest
+
+from badges.model import EventKind
+from badges.permissions import Actor, Level
+from tests.cogs.conftest import World, embed_of, text_of
+
+
+@pytest.fixture
+async def helper(world: World) -> World:
+    await world.admin.slash(
+        world.general, "badge create", name="Helper", icon="🤝", color="#00ff00"
+    )
+    return world
+
+
+async def test_moderator_awards_publicly_with_reason(helper: World) -> None:
+    w = helper
+    res = await w.mod.slash(
+        w.general, "badge award", badge="HELPER", member=w.alice, reason="answered 100 questions"
+    )
+    assert not res.ephemeral
+    embed = embed_of(res)
+    assert embed.title == "🏅 alice received 🤝 Helper"
+    assert embed.description == "answered 100 questions"
+    assert embed.footer.text == "Awarded by moduser"
+    assert embed.colour is not None
+    assert embed.colour.value == 0x00FF00
+    (held,) = (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).items
+    assert (held.badge.name, held.award.reason, held.award.awarded_by_id) == (
+        "Helper",
+        "answered 100 questions",
+        w.mod.id,
+    )
+
+
+async def test_configured_moderator_role_can_award(helper: World) -> None:
+    w = helper
+    await w.admin.slash(w.general, "badge config set-role", level="moderator", role=w.mod_role)
+    res = await w.bob.slash(w.general, "badge award", badge="helper", member=w.alice)
+    assert embed_of(res).title == "🏅 alice received 🤝 Helper"
+
+
+async def test_member_cannot_award(helper: World) -> None:
+    w = helper
+    res = await w.alice.slash(w.general, "badge award", badge="helper", member=w.bob)
+    assert res.ephemeral
+    assert text_of(res) == "You need the Moderator level to award badges."
+    assert (await w.bot.service.list_member_badges(w.guild.id, w.bob.id)).total == 0
+
+
+async def test_awarding_a_bot_is_refused(helper: World) -> None:
+    w = helper
+    res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.robot)
+    assert res.ephemeral
+    assert text_of(res) == "robot is a bot, and bots cannot hold badges: pick a member."
+    assert (await w.bot.service.find_badge(w.guild.id, "helper")).awarded_count == 0
+
+
+async def test_awarding_twice_is_refused_privately(helper: World) -> None:
+    w = helper
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    before = len(w.general.history())
+    res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    assert res.ephemeral
+    assert text_of(res) == "User already has this badge ('Helper')."
+    # the public "thinking" message was removed: the channel shows nothing new to others
+    assert len(w.general.history(viewer=w.alice)) == before
+    assert (await w.bot.service.find_badge(w.guild.id, "helper")).awarded_count == 1
+
+
+async def test_inactive_badge_cannot_be_awarded(helper: World) -> None:
+    w = helper
+    await w.admin.slash(w.general, "badge edit", badge="helper", active=False)
+    res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    assert text_of(res) == "Cannot award inactive badge 'Helper'."
+    assert res.ephemeral
+
+
+async def test_unknown_badge_is_refused(helper: World) -> None:
+    w = helper
+    res = await w.mod.slash(w.general, "badge award", badge="nope", member=w.alice)
+    assert res.ephemeral
+    assert text_of(res) == "No badge named 'nope' in this server."
+
+
+async def test_revoke_with_reason(helper: World) -> None:
+    w = helper
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    res = await w.mod.slash(
+        w.general, "badge revoke", badge="helper", member=w.alice, reason="left the team"
+    )
+    assert not res.ephemeral
+    embed = embed_of(res)
+    assert embed.title == "alice no longer holds 🤝 Helper"
+    assert embed.description == "left the team"
+    assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 0
+    moderator = Actor(w.mod.id, "moduser", Level.MODERATOR)
+    latest = (await w.bot.service.member_history(moderator, w.guild.id, w.alice.id)).items[0]
+    assert (latest.kind, latest.reason) == (EventKind.REVOKED, "left the team")
+
+
+async def test_revoke_not_held_is_refused(helper: World) -> None:
+    w = helper
+    res = await w.mod.slash(w.general, "badge revoke", badge="helper", member=w.alice)
+    assert res.ephemeral
+    assert text_of(res) == "User does not have this badge ('Helper')."
+
+
+async def test_member_cannot_revoke(helper: World) -> None:
+    w = helper
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    res = await w.bob.slash(w.general, "badge revoke", badge="helper", member=w.alice)
+    assert text_of(res) == "You need the Moderator level to revoke badges."
+    assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 1
