@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from badges.permissions import Actor, Level
-from badges.ports import UnitOfWorkFactory
 from badges.service import BadgeService
 from badges.validation import name_key
 from db import migrate
@@ -247,8 +246,7 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float]:
     """Time the service calls; returns the results and peak RSS (MiB) before and after."""
     rng = random.Random(cfg.seed + 1)
     database = Database(cfg.url)
-    # cast: mypy rejects Database as a UnitOfWorkFactory (invariant protocol attributes).
-    service = BadgeService(cast(UnitOfWorkFactory, database))
+    service = BadgeService(database)
     try:
         badges, to_revoke, to_award = await _fixtures(database, cfg, rng)
         ids = [b for b, _ in badges]

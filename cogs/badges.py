@@ -311,6 +311,7 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
     @app_commands.describe(role="The role")
     async def config_unset_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
         actor = await self.bot.actor(interaction)
+        authorize(actor, Operation.CONFIGURE)
         current = await self.service.get_settings(_guild(interaction))
         if role.id not in current.role_levels():
             raise UserFacingError(f"{role.mention} does not grant a level; nothing to unset.")

@@ -1,0 +1,140 @@
+"""/badge config: levels from roles, and the log channel."""
+
+from __future__ import annotations
+
+import discord
+
+from badges.permissions import Actor, Level
+from tests.cogs.conftest import World, embed_of, text_of
+
+
+async def test_show_settings_to_admins(world: World) -> None:
+    res = await world.admin.slash(world.general, "badge config show")
+    assert res.ephemeral
+    fields = {f.name: f.value for f in embed_of(res).fields}
+    assert fields == {
+        "Admin roles": "*none*",
+        "Moderator roles": "*none*",
+        "Log channel": "*not set*",
+    }
+
+
+async def test_show_settings_refused_to_moderators(world: World) -> None:
+    res = await world.mod.slash(world.general, "badge config show")
+    assert res.ephemeral
+    assert text_of(res) == "You need the Admin level to configure the badge system."
+
+
+async def test_admin_sets_a_moderator_role_and_it_takes_effect(world: World) -> None:
+    before = await world.bob.slash(world.general, "badge history", member=world.alice)
+    assert text_of(before).startswith("You need the Moderator level")
+    res = await world.admin.slash(
+        world.general, "badge config set-role", level="moderator", role=world.mod_role
+    )
+    assert text_of(res) == f"Members with <@&{world.mod_role.id}> now have the Moderator level."
+    after = await world.bob.slash(world.general, "badge history", member=world.alice)
+    assert embed_of(after).title == "Badge history of alice"
+    settings = await world.bot.service.get_settings(world.guild.id)
+    assert settings.moderator_role_ids == {world.mod_role.id}
+
+
+async def test_only_super_admin_sets_an_admin_role(world: World) -> None:
+    res = await world.admin.slash(
+        world.general, "badge config set-role", level="admin", role=world.mod_role
+    )
+    assert text_of(res) == "You need the Super Admin level to give a role the Admin level."
+    assert (await world.bot.service.get_settings(world.guild.id)).admin_role_ids == frozenset()
+    res = await world.owner.slash(
+        world.general, "badge config set-role", level="admin", role=world.mod_role
+    )
+    assert text_of(res) == f"Members with <@&{world.mod_role.id}> now have the Admin level."
+
+
+async def test_everyone_role_cannot_get_a_level(world: World) -> None:
+    res = await world.owner.slash(
+        world.general, "badge config set-role", level="moderator", role=world.guild.default_role
+    )
+    assert res.ephemeral
+    assert text_of(res).startswith("@everyone cannot be given a level")
+    assert (await world.bot.service.get_settings(world.guild.id)).role_levels() == {}
+
+
+async def test_unset_role(world: World) -> None:
+    await world.admin.slash(
+        world.general, "badge config set-role", level="moderator", role=world.mod_role
+    )
+    res = await world.admin.slash(world.general, "badge config unset-role", role=world.mod_role)
+    assert text_of(res) == f"<@&{world.mod_role.id}> no longer grants a level."
+    res = await world.admin.slash(world.general, "badge config unset-role", role=world.mod_role)
+    assert text_of(res) == f"<@&{world.mod_role.id}> does not grant a level; nothing to unset."
+    res = await world.mod.slash(world.general, "badge config unset-role", role=world.mod_role)
+    assert text_of(res) == "You need the Admin level to configure the badge system."
+
+
+async def test_log_channel_gets_an_embed_for_every_change(world: World) -> None:
+    res = await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
+    assert text_of(res) == f"Badge changes will be logged in <#{world.logs.id}>."
+    await world.admin.slash(world.general, "badge create", name="Helper")
+    await world.admin.slash(world.general, "badge edit", badge="helper", color="#ABCDEF")
+    await world.mod.slash(
+        world.general, "badge award", badge="helper", member=world.alice, reason="kind"
+    )
+    await world.mod.slash(world.general, "badge revoke", badge="helper", member=world.alice)
+    confirm = await world.admin.slash(world.general, "badge delete", badge="helper")
+    assert confirm.response is not None
+    await world.admin.click(confirm.response, label="Delete badge")
+    await world.env.settle()
+    posted = [m.embeds[0] for m in world.logs.history()]
+    assert [e.title for e in posted] == [
+        "Settings changed",
+        "Badge created",
+        "Badge edited",
+        "Badge awarded",
+        "Badge revoked",
+        "Badge deleted",
+    ]
+    award = {f.name: f.value for f in posted[3].fields}
+    assert award == {
+        "Badge": "Helper",
+        "Member": f"<@{world.alice.id}>",
+        "By": f"<@{world.mod.id}> (moduser)",
+        "Reason": "kind",
+    }
+    edit = {f.name: f.value for f in posted[2].fields}
+    assert edit["Changes"] == "color: — → #ABCDEF"
+
+
+async def test_bulk_changes_are_summarised_in_the_log(world: World) -> None:
+    await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
+    await world.admin.slash(world.general, "badge create", name="Helper")
+    badge = await world.bot.service.find_badge(world.guild.id, "helper")
+    await world.bot.service.bulk_award(
+        Actor(world.mod.id, "moduser", Level.MODERATOR), world.guild.id, badge.id, range(1, 41)
+    )
+    await world.bot.log_channel.drain()
+    assert world.logs.history()[-1].embeds[0].title == "Badge awarded to 40 members"
+
+
+async def test_log_channel_the_bot_cannot_post_in_is_refused(world: World) -> None:
+    locked = world.guild.create_text_channel(
+        "locked", overwrites={world.guild.me: discord.PermissionOverwrite(send_messages=False)}
+    )
+    await world.env.settle()
+    res = await world.admin.slash(world.general, "badge config log-channel", channel=locked)
+    assert res.ephemeral
+    assert text_of(res) == (
+        f"I cannot post in <#{locked.id}>: I need Send Messages, Embed Links there. "
+        "Grant it in the channel's permissions, then run this again."
+    )
+    assert (await world.bot.service.get_settings(world.guild.id)).log_channel_id is None
+
+
+async def test_log_channel_unset_and_refused_to_moderators(world: World) -> None:
+    await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
+    res = await world.mod.slash(world.general, "badge config log-channel")
+    assert text_of(res) == "You need the Admin level to configure the badge system."
+    res = await world.admin.slash(world.general, "badge config log-channel")
+    assert text_of(res) == "Badge changes are no longer logged."
+    await world.admin.slash(world.general, "badge create", name="Quiet")
+    await world.env.settle()
+    assert all(m.embeds[0].title != "Badge created" for m in world.logs.history())

@@ -1,0 +1,64 @@
+"""The `badgebot` command as a user runs it: clear one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from db import migrate
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BADGEBOT_", "DISCORD_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env={**clean, **env, "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_without_token_says_what_to_set(tmp_path: Path) -> None:
+    result = _run(["run"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "badgebot: DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in .env "
+        "(Discord developer portal > your application > Bot > Reset Token)."
+    ]
+
+
+def test_run_with_malformed_token_in_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=hello\n")
+    result = _run(["run"], tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "does not look like a bot token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_named(tmp_path: Path) -> None:
+    result = _run(["run"], tmp_path, BADGEBOT_LOG_LEVEL="LOUD")
+    assert result.returncode == 2
+    assert result.stderr.startswith("badgebot: setting 'log_level' is invalid")
+
+
+def test_db_upgrade_creates_the_sqlite_schema(tmp_path: Path) -> None:
+    result = _run(["db", "upgrade"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = f"database sqlite+aiosqlite:///badgebot.db is at {migrate.head_revision()}"
+    assert result.stdout.strip() == expected
+    assert (tmp_path / "badgebot.db").exists()
+
+
+@pytest.mark.parametrize("args", [[], ["fly"]])
+def test_unknown_command_shows_usage(tmp_path: Path, args: list[str]) -> None:
+    result = _run(args, tmp_path)
+    assert result.returncode == 2
+    assert "usage: badgebot" in result.stderr
