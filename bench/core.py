@@ -233,17 +233,32 @@ async def _fixtures(
             select(AwardRow.badge_id, AwardRow.user_id).order_by(func.random()).limit(500)
         )
         to_revoke = [(r.badge_id, r.user_id) for r in held]
-        to_award: set[tuple[str, int]] = set()
+        to_award: list[tuple[str, int]] = []
         while len(to_award) < 500:
             pair = (rng.choice(badges)[0], MEMBER_BASE + rng.randrange(cfg.members))
             where = (AwardRow.badge_id == pair[0], AwardRow.user_id == pair[1])
-            if (await conn.execute(select(AwardRow.id).where(*where))).first() is None:
-                to_award.add(pair)
-    return badges, to_revoke, sorted(to_award)
+            free = (await conn.execute(select(AwardRow.id).where(*where))).first() is None
+            if free and pair not in to_award:
+                to_award.append(pair)
+    return badges, to_revoke, to_award
 
 
-async def measure(cfg: Config) -> tuple[list[Result], float, float]:
-    """Time the service calls; returns the results and peak RSS (MiB) before and after."""
+async def counts_consistent(database: Database) -> bool:
+    """Whether every badge's awarded_count equals its number of award rows."""
+    held = select(AwardRow.badge_id, func.count().label("n")).group_by(AwardRow.badge_id).subquery()
+    wrong = (
+        select(func.count())
+        .select_from(BadgeRow)
+        .outerjoin(held, held.c.badge_id == BadgeRow.id)
+        .where(BadgeRow.awarded_count != func.coalesce(held.c.n, 0))
+    )
+    async with database.engine.connect() as conn:
+        return (await conn.execute(wrong)).scalar_one() == 0
+
+
+async def measure(cfg: Config) -> tuple[list[Result], float, float, bool]:
+    """Time the service calls. Returns the results, the peak RSS (MiB) before and after,
+    and whether the awarded counts still match the award rows."""
     rng = random.Random(cfg.seed + 1)
     database = Database(cfg.url)
     service = BadgeService(database)
@@ -300,7 +315,8 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float]:
             Result("revoke (Moderator)", await timed(len(to_revoke), revoke), None),
             Result("bulk_award 10,000 members (wall)", await timed(3, bulk), 2000),
         ]
-        return results, before, rss_mib()
+        after = rss_mib()
+        return results, before, after, await counts_consistent(database)
     finally:
         await database.dispose()
 
@@ -322,7 +338,7 @@ def main() -> None:
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             seconds, seed_rss = pool.submit(seed_process, cfg).result()
         print(f"seeded in {seconds:.1f} s (seed process peak RSS {seed_rss / 1024:.0f} MiB)\n")
-    results, before, after = asyncio.run(measure(cfg))
+    results, before, after, consistent = asyncio.run(measure(cfg))
     print("| operation | n | p50 ms | p99 ms | target | ok? |")
     print("|---|---:|---:|---:|---|---|")
     for result in results:
@@ -331,6 +347,7 @@ def main() -> None:
         f"\nmeasuring process peak RSS (ru_maxrss): {before:.1f} MiB before the timed calls, "
         f"{after:.1f} MiB after (+{after - before:.1f} MiB)"
     )
+    print(f"awarded_count matches the award rows of every badge: {'yes' if consistent else 'NO'}")
 
 
 if __name__ == "__main__":
