@@ -87,3 +87,23 @@ class Forbidden(BadgeError):
     def __init__(self, message: str, required: object | None = None) -> None:
         super().__init__(message)
         self.required = required
+
+
+class RoleTaken(BadgeError):
+    """A Discord role can back only one badge."""
+
+    code = "role_taken"
+    status = 409
+
+    def __init__(self, badge_name: str) -> None:
+        super().__init__(
+            f"That role already backs the badge '{badge_name}': a role can back only one badge."
+        )
+        self.badge_name = badge_name
+
+
+class RoleConflict(BadgeError):
+    """The operation does not fit the badge's role link (none, another one, gates left)."""
+
+    code = "role_conflict"
+    status = 409

@@ -28,6 +28,8 @@ class Badge:
     created_at: datetime
     updated_at: datetime
     created_by: int
+    role_managed: bool = False
+    """True when the bot created the linked role for this badge (and deletes it with it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class EventKind(StrEnum):
     AWARDED = "awarded"
     REVOKED = "revoked"
     CONFIG_CHANGED = "config_changed"
+    ROLE_LINKED = "role_linked"
+    ROLE_UNLINKED = "role_unlinked"
+    GATE_CHANGED = "gate_changed"
+    ROLE_SYNC_FAILED = "role_sync_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +135,76 @@ class DeletedBadge:
     role_id: int | None
 
 
+class RoleDrift(StrEnum):
+    """What a badge role given or taken by hand in Discord means."""
+
+    REVERT = "revert"
+    """The database is the truth: the bot undoes hand edits of badge roles."""
+    ADOPT = "adopt"
+    """A role given by hand is an award (by "Discord"); a role removed by hand revokes."""
+
+
+class RoleAction(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+    DELETE_ROLE = "delete_role"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRoleChange:
+    """A change to apply in Discord, queued in the transaction that made it necessary."""
+
+    guild_id: int
+    role_id: int
+    action: RoleAction
+    user_id: int | None = None
+    badge_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    """A queued role change; ``error`` is set on permanent failures."""
+
+    id: int
+    guild_id: int
+    role_id: int
+    action: RoleAction
+    user_id: int | None
+    badge_id: str | None
+    reason: str | None
+    attempts: int
+    error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """A channel permission overwrite as raw allow/deny bit sets."""
+
+    allow: int
+    deny: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A channel only the holders of a badge can see, and what it looked like before."""
+
+    guild_id: int
+    badge_id: str
+    channel_id: int
+    role_id: int
+    everyone_before: Overwrite | None
+    role_before: Overwrite | None
+
+
 @dataclass(frozen=True, slots=True)
 class GuildSettings:
     guild_id: int
     admin_role_ids: frozenset[int] = frozenset()
     moderator_role_ids: frozenset[int] = frozenset()
     log_channel_id: int | None = None
+    role_drift: RoleDrift = RoleDrift.REVERT
 
     def role_levels(self) -> dict[int, Level]:
         """Configured role id -> level it grants."""

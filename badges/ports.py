@@ -6,6 +6,7 @@ Repositories never commit; the unit of work does, once per operation.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -13,10 +14,15 @@ from badges.model import (
     AuditEvent,
     Award,
     Badge,
+    Gate,
     GuildSettings,
     MemberBadge,
     NewEvent,
+    NewRoleChange,
     Page,
+    RoleAction,
+    RoleChange,
+    RoleDrift,
 )
 from badges.permissions import Level
 
@@ -43,9 +49,13 @@ class BadgeRepository(Protocol):
         """Add ``delta`` to the badge's awarded_count atomically; return the new count."""
         ...
 
-    async def list(
+    async def page(
         self, guild_id: int, *, active: bool | None, offset: int, limit: int
     ) -> Page[Badge]: ...
+    async def by_role(self, guild_id: int, role_id: int) -> Badge | None: ...
+    async def linked(self, guild_id: int) -> list[Badge]:
+        """Badges of the guild that have a linked role."""
+        ...
 
 
 class AwardRepository(Protocol):
@@ -81,6 +91,58 @@ class AwardRepository(Protocol):
         """A member's badges, newest award first."""
         ...
 
+    async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]: ...
+    async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]: ...
+
+
+class RoleQueue(Protocol):
+    """The durable queue (outbox) of role changes to apply in Discord."""
+
+    async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None: ...
+    async def enqueue_for_holders(
+        self,
+        guild_id: int,
+        badge_id: str,
+        role_id: int,
+        action: RoleAction,
+        reason: str | None,
+        now: datetime,
+    ) -> int:
+        """Queue ``action`` of the role for every holder of the badge; return how many."""
+        ...
+
+    async def due(self, guild_id: int, now: datetime, limit: int) -> list[RoleChange]:
+        """Pending changes whose time has come, oldest first."""
+        ...
+
+    async def in_flight(self, guild_id: int, role_id: int) -> tuple[set[int], set[int]]:
+        """Members with a pending (add, remove) of the role."""
+        ...
+
+    async def applied(self, change_id: int) -> None: ...
+    async def retry_at(self, change_id: int, error: str, when: datetime) -> None: ...
+    async def failed(self, change_id: int, error: str) -> None: ...
+    async def failures(self, guild_id: int, limit: int) -> list[RoleChange]: ...
+    async def counts(self, guild_id: int) -> tuple[int, int]:
+        """(pending, permanently failed) changes of the guild."""
+        ...
+
+    async def pending_for_badge(self, guild_id: int, badge_id: str) -> int: ...
+    async def guilds_due(self, now: datetime) -> list[int]: ...
+    async def cancel_role(self, guild_id: int, role_id: int) -> int:
+        """Drop pending changes of a role (it is gone); return how many."""
+        ...
+
+    async def clear_failures(self, guild_id: int) -> int: ...
+
+
+class GateRepository(Protocol):
+    async def add(self, gate: Gate) -> None: ...
+    async def remove(self, guild_id: int, badge_id: str, channel_id: int) -> Gate | None: ...
+    async def of_badge(self, guild_id: int, badge_id: str) -> list[Gate]: ...
+    async def of_channel(self, guild_id: int, channel_id: int) -> list[Gate]: ...
+    async def of_guild(self, guild_id: int) -> list[Gate]: ...
+
 
 class AuditLog(Protocol):
     async def record(self, events: Sequence[NewEvent]) -> None: ...
@@ -98,6 +160,7 @@ class SettingsRepository(Protocol):
         ...
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None: ...
+    async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -107,6 +170,8 @@ class UnitOfWork(Protocol):
     awards: AwardRepository
     audit: AuditLog
     settings: SettingsRepository
+    role_queue: RoleQueue
+    gates: GateRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

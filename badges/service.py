@@ -12,7 +12,7 @@ import difflib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Final
 
@@ -25,6 +25,8 @@ from badges.errors import (
     InvalidInput,
     NameTaken,
     NotAwarded,
+    RoleConflict,
+    RoleTaken,
     SlugTaken,
 )
 from badges.model import (
@@ -34,17 +36,26 @@ from badges.model import (
     BulkAwardResult,
     DeletedBadge,
     EventKind,
+    Gate,
     GuildSettings,
     MemberBadge,
     NewEvent,
+    NewRoleChange,
+    Overwrite,
     Page,
+    RoleAction,
+    RoleChange,
+    RoleDrift,
 )
 from badges.permissions import Actor, Level, Operation, authorize
 from badges.ports import UnitOfWork, UnitOfWorkFactory
+from badges.role_sync import RoleDiff, plan
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+DISCORD = Actor(0, "Discord", Level.SUPER_ADMIN)
+"""The actor of changes that come from Discord itself (a role edited by hand, deleted)."""
 BULK_MAX = 10_000
 _EDITABLE = ("name", "slug", "description", "icon", "color", "is_active", "role_id")
 
@@ -149,7 +160,7 @@ class BadgeService:
     ) -> Page[Badge]:
         offset, limit = _page_bounds(offset, limit)
         async with self._uow(write=False) as uow:
-            return await uow.badges.list(guild_id, active=active, offset=offset, limit=limit)
+            return await uow.badges.page(guild_id, active=active, offset=offset, limit=limit)
 
     async def list_holders(
         self, guild_id: int, badge_id: str, *, offset: int = 0, limit: int = 25
@@ -294,8 +305,26 @@ class BadgeService:
         clean_reason = validation.reason(reason)
         async with self._uow(write=True) as uow:
             badge = await self._badge(uow, guild_id, badge_id)
-            holders = await uow.awards.remove_all(guild_id, badge.id)
             ended = clean_reason or f"Badge '{badge.name}' was deleted"
+            if badge.role_id is not None and badge.role_managed:
+                # the bot made this role for the badge: deleting it takes it from everyone
+                await uow.role_queue.enqueue(
+                    [
+                        NewRoleChange(
+                            guild_id,
+                            badge.role_id,
+                            RoleAction.DELETE_ROLE,
+                            badge_id=badge.id,
+                            reason=ended,
+                        )
+                    ],
+                    self._clock(),
+                )
+            elif badge.role_id is not None:
+                await uow.role_queue.enqueue_for_holders(
+                    guild_id, badge.id, badge.role_id, RoleAction.REMOVE, ended, self._clock()
+                )
+            holders = await uow.awards.remove_all(guild_id, badge.id)
             events = [
                 self._event(actor, EventKind.REVOKED, badge, user_id=uid, reason=ended)
                 for uid in holders
@@ -336,6 +365,7 @@ class BadgeService:
             if not await uow.awards.add(award):
                 raise AlreadyAwarded(f"User already has this badge ('{badge.name}').")
             count = await uow.badges.adjust_count(badge.id, 1)
+            await self._queue_role(uow, badge, RoleAction.ADD, [user_id], clean_reason)
             event = self._event(
                 actor, EventKind.AWARDED, badge, user_id=user_id, reason=clean_reason
             )
@@ -362,6 +392,7 @@ class BadgeService:
             if award is None:
                 raise NotAwarded(f"User does not have this badge ('{badge.name}').")
             count = await uow.badges.adjust_count(badge.id, -1)
+            await self._queue_role(uow, badge, RoleAction.REMOVE, [user_id], clean_reason)
             event = self._event(
                 actor, EventKind.REVOKED, badge, user_id=user_id, reason=clean_reason
             )
@@ -416,6 +447,7 @@ class BadgeService:
             count = badge.awarded_count
             if awarded:
                 count = await uow.badges.adjust_count(badge.id, len(awarded))
+                await self._queue_role(uow, badge, RoleAction.ADD, awarded, clean_reason)
                 await self._commit(uow, events)
         if events:
             await self._publish(events)
@@ -498,6 +530,344 @@ class BadgeService:
             await self._commit(uow, [event])
         await self._publish([event])
         return settings
+
+    # -- role links, gates and the role-sync queue -----------------------------------------
+
+    async def link_role(
+        self, actor: Actor, guild_id: int, badge_id: str, role_id: int, *, created: bool = False
+    ) -> tuple[Badge, int]:
+        """Link a Discord role to a badge; its holders get the role. ``created`` marks a role
+        the bot made for the badge (deleted with it). Returns the badge and how many role
+        changes were queued."""
+        authorize(actor, Operation.EDIT_BADGE)
+        validation.snowflake("role", role_id)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if badge.role_id == role_id:
+                return badge, 0
+            if badge.role_id is not None:
+                raise RoleConflict(
+                    f"'{badge.name}' is already linked to <@&{badge.role_id}>: "
+                    "unlink it first with /badge unlink-role."
+                )
+            other = await uow.badges.by_role(guild_id, role_id)
+            if other is not None:
+                raise RoleTaken(other.name)
+            linked = _replace(
+                badge, role_id=role_id, role_managed=created, updated_at=self._clock()
+            )
+            await uow.badges.save(linked)
+            queued = await uow.role_queue.enqueue_for_holders(
+                guild_id,
+                badge.id,
+                role_id,
+                RoleAction.ADD,
+                f"holds badge {badge.name}",
+                self._clock(),
+            )
+            event = self._event(actor, EventKind.ROLE_LINKED, linked, after={"role_id": role_id})
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return linked, queued
+
+    async def unlink_role(
+        self, actor: Actor, guild_id: int, badge_id: str, *, remove_from_holders: bool
+    ) -> tuple[Badge, int]:
+        """Unlink a badge's role, removing it from the holders or leaving it with them.
+        Returns the badge as it was (with its role) and how many removals were queued."""
+        authorize(actor, Operation.EDIT_BADGE)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if badge.role_id is None:
+                raise RoleConflict(f"'{badge.name}' has no linked role.")
+            gates = await uow.gates.of_badge(guild_id, badge.id)
+            if gates:
+                channels = ", ".join(f"<#{g.channel_id}>" for g in gates)
+                raise RoleConflict(
+                    f"'{badge.name}' opens {channels}: remove those gates first "
+                    "with /badge ungate, then unlink the role."
+                )
+            queued = 0
+            if remove_from_holders:
+                queued = await uow.role_queue.enqueue_for_holders(
+                    guild_id,
+                    badge.id,
+                    badge.role_id,
+                    RoleAction.REMOVE,
+                    f"role unlinked from badge {badge.name}",
+                    self._clock(),
+                )
+            await uow.badges.save(
+                _replace(badge, role_id=None, role_managed=False, updated_at=self._clock())
+            )
+            event = self._event(
+                actor,
+                EventKind.ROLE_UNLINKED,
+                badge,
+                before={"role_id": badge.role_id},
+                after={"removed_from_holders": remove_from_holders},
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return badge, queued
+
+    async def role_deleted(self, guild_id: int, role_id: int) -> Badge | None:
+        """A linked role was deleted in Discord: unlink its badge and forget its queue."""
+        async with self._uow(write=True) as uow:
+            badge = await uow.badges.by_role(guild_id, role_id)
+            if badge is None:
+                return None
+            await uow.role_queue.cancel_role(guild_id, role_id)
+            for gate in await uow.gates.of_badge(guild_id, badge.id):
+                await uow.gates.remove(guild_id, badge.id, gate.channel_id)
+            await uow.badges.save(
+                _replace(badge, role_id=None, role_managed=False, updated_at=self._clock())
+            )
+            event = self._event(
+                DISCORD,
+                EventKind.ROLE_UNLINKED,
+                badge,
+                before={"role_id": role_id},
+                reason="The role was deleted in Discord",
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return badge
+
+    async def add_gate(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        channel_id: int,
+        *,
+        everyone_before: Overwrite | None,
+        role_before: Overwrite | None,
+    ) -> Gate:
+        """Record that a channel is now open only to the badge's role (the adapter has set
+        the overwrites), with what they were before so ungating can restore them."""
+        authorize(actor, Operation.EDIT_BADGE)
+        validation.snowflake("channel", channel_id)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if badge.role_id is None:
+                raise RoleConflict(
+                    f"'{badge.name}' has no role to open channels with: "
+                    "link one first with /badge link-role."
+                )
+            if any(
+                g.badge_id == badge.id for g in await uow.gates.of_channel(guild_id, channel_id)
+            ):
+                raise RoleConflict(f"<#{channel_id}> is already gated by '{badge.name}'.")
+            gate = Gate(guild_id, badge.id, channel_id, badge.role_id, everyone_before, role_before)
+            await uow.gates.add(gate)
+            event = self._event(actor, EventKind.GATE_CHANGED, badge, after={"gated": channel_id})
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return gate
+
+    async def remove_gate(
+        self, actor: Actor, guild_id: int, badge_id: str, channel_id: int
+    ) -> tuple[Gate, list[Gate]]:
+        """Forget a gate; returns it and the gates that remain on the same channel."""
+        authorize(actor, Operation.EDIT_BADGE)
+        async with self._uow(write=True) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            gate = await uow.gates.remove(guild_id, badge.id, channel_id)
+            if gate is None:
+                raise RoleConflict(f"<#{channel_id}> is not gated by '{badge.name}'.")
+            remaining = await uow.gates.of_channel(guild_id, channel_id)
+            event = self._event(actor, EventKind.GATE_CHANGED, badge, after={"ungated": channel_id})
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return gate, remaining
+
+    async def gates(self, guild_id: int, badge_id: str | None = None) -> list[Gate]:
+        """Gates of one badge, or of the whole guild."""
+        async with self._uow(write=False) as uow:
+            if badge_id is None:
+                return await uow.gates.of_guild(guild_id)
+            return await uow.gates.of_badge(guild_id, badge_id)
+
+    async def linked_badges(self, guild_id: int) -> list[Badge]:
+        async with self._uow(write=False) as uow:
+            return await uow.badges.linked(guild_id)
+
+    async def set_role_drift(self, actor: Actor, guild_id: int, drift: RoleDrift) -> GuildSettings:
+        """Choose what a badge role given or removed by hand in Discord means."""
+        authorize(actor, Operation.CONFIGURE)
+        return await self._change_settings(
+            actor,
+            guild_id,
+            {"role_drift": drift.value},
+            lambda uow: uow.settings.set_role_drift(guild_id, drift),
+        )
+
+    async def reconcile_badge(
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        role_member_ids: set[int],
+        *,
+        dry_run: bool = False,
+    ) -> RoleDiff:
+        """Compare the badge's holders with the members Discord says have its role, and
+        queue (or, in adopt mode, record) what brings them in line."""
+        authorize(actor, Operation.AWARD)
+        async with self._uow(write=not dry_run) as uow:
+            badge = await self._badge(uow, guild_id, badge_id)
+            if badge.role_id is None:
+                raise RoleConflict(f"'{badge.name}' has no linked role to sync.")
+            settings = await uow.settings.get(guild_id)
+            holders = await uow.awards.holder_ids(guild_id, badge.id)
+            adding, removing = await uow.role_queue.in_flight(guild_id, badge.role_id)
+            diff = plan(
+                holders, role_member_ids, settings.role_drift, adding=adding, removing=removing
+            )
+            if dry_run or diff.empty:
+                return diff
+            events = await self._apply_diff(uow, badge, diff)
+            await self._commit(uow, events)
+        await self._publish(events)
+        return diff
+
+    async def reconcile_member(
+        self, guild_id: int, user_id: int, role_ids: set[int], *, joined: bool = False
+    ) -> list[tuple[Badge, RoleDiff]]:
+        """Bring one member's badge roles in line after a Discord event. A member who
+        (re)joins gets the roles of their badges back, whatever the drift mode."""
+        async with self._uow(write=True) as uow:
+            linked = await uow.badges.linked(guild_id)
+            if not linked:
+                return []
+            settings = await uow.settings.get(guild_id)
+            drift = RoleDrift.REVERT if joined else settings.role_drift
+            held = await uow.awards.badge_ids_of(guild_id, user_id)
+            results: list[tuple[Badge, RoleDiff]] = []
+            events: list[NewEvent] = []
+            for badge in linked:
+                assert badge.role_id is not None
+                adding, removing = await uow.role_queue.in_flight(guild_id, badge.role_id)
+                diff = plan(
+                    {user_id} if badge.id in held else set(),
+                    {user_id} if badge.role_id in role_ids else set(),
+                    drift,
+                    adding=adding & {user_id},
+                    removing=removing & {user_id},
+                )
+                if joined:
+                    diff = RoleDiff(grant=diff.grant)
+                if not diff.empty:
+                    events.extend(await self._apply_diff(uow, badge, diff))
+                    results.append((badge, diff))
+            if not results:
+                return []
+            await self._commit(uow, events)
+        await self._publish(events)
+        return results
+
+    async def _apply_diff(self, uow: UnitOfWork, badge: Badge, diff: RoleDiff) -> list[NewEvent]:
+        """Queue the role changes of a diff and record its adopted awards and revocations."""
+        events: list[NewEvent] = []
+        why = f"badge {badge.name}"
+        await self._queue_role(uow, badge, RoleAction.ADD, sorted(diff.grant), why)
+        await self._queue_role(uow, badge, RoleAction.REMOVE, sorted(diff.remove), why)
+        if diff.award:
+            awards = [self._new_award(DISCORD, badge, uid, None) for uid in sorted(diff.award)]
+            added = await uow.awards.add_many(awards)
+            await uow.badges.adjust_count(badge.id, len(added))
+            events += [
+                self._event(DISCORD, EventKind.AWARDED, badge, user_id=uid) for uid in sorted(added)
+            ]
+        for uid in sorted(diff.revoke):
+            if await uow.awards.remove(badge.guild_id, badge.id, uid) is not None:
+                await uow.badges.adjust_count(badge.id, -1)
+                events.append(
+                    self._event(
+                        DISCORD,
+                        EventKind.REVOKED,
+                        badge,
+                        user_id=uid,
+                        reason="The badge role was removed in Discord",
+                    )
+                )
+        return events
+
+    async def role_changes_due(self, guild_id: int, *, limit: int = 50) -> list[RoleChange]:
+        """The next role changes the sync worker should apply in this guild."""
+        async with self._uow(write=False) as uow:
+            return await uow.role_queue.due(guild_id, self._clock(), limit)
+
+    async def guilds_with_due_role_changes(self) -> list[int]:
+        async with self._uow(write=False) as uow:
+            return await uow.role_queue.guilds_due(self._clock())
+
+    async def role_change_applied(self, change_id: int) -> None:
+        async with self._uow(write=True) as uow:
+            await uow.role_queue.applied(change_id)
+            await uow.commit()
+
+    async def role_change_retry(self, change_id: int, error: str, delay: float) -> None:
+        """A temporary failure (rate limit, Discord error): try again after ``delay`` s."""
+        when = self._clock() + timedelta(seconds=delay)
+        async with self._uow(write=True) as uow:
+            await uow.role_queue.retry_at(change_id, error[:1000], when)
+            await uow.commit()
+
+    async def role_change_failed(self, change: RoleChange, error: str) -> None:
+        """A permanent failure: kept with its reason for admins, never retried in a loop."""
+        event = NewEvent(
+            guild_id=change.guild_id,
+            kind=EventKind.ROLE_SYNC_FAILED,
+            actor_id=DISCORD.user_id,
+            actor_name=DISCORD.display_name,
+            at=self._clock(),
+            badge_id=change.badge_id,
+            user_id=change.user_id,
+            reason=error[:500],
+            after={"role_id": change.role_id, "action": change.action.value},
+        )
+        async with self._uow(write=True) as uow:
+            await uow.role_queue.failed(change.id, error[:1000])
+            await self._commit(uow, [event])
+        await self._publish([event])
+
+    async def role_sync_status(
+        self, guild_id: int, *, failures: int = 10
+    ) -> tuple[int, int, list[RoleChange]]:
+        """(pending, failed, the latest failures) of the guild's role sync."""
+        async with self._uow(write=False) as uow:
+            pending, failed = await uow.role_queue.counts(guild_id)
+            latest = await uow.role_queue.failures(guild_id, failures)
+        return pending, failed, latest
+
+    async def pending_role_changes(self, guild_id: int, badge_id: str) -> int:
+        async with self._uow(write=False) as uow:
+            return await uow.role_queue.pending_for_badge(guild_id, badge_id)
+
+    async def clear_role_failures(self, actor: Actor, guild_id: int) -> int:
+        authorize(actor, Operation.CONFIGURE)
+        async with self._uow(write=True) as uow:
+            cleared = await uow.role_queue.clear_failures(guild_id)
+            await uow.commit()
+        return cleared
+
+    async def _queue_role(
+        self,
+        uow: UnitOfWork,
+        badge: Badge,
+        action: RoleAction,
+        user_ids: Sequence[int],
+        reason: str | None,
+    ) -> None:
+        if badge.role_id is None or not user_ids:
+            return
+        changes = [
+            NewRoleChange(badge.guild_id, badge.role_id, action, uid, badge.id, reason)
+            for uid in user_ids
+        ]
+        await uow.role_queue.enqueue(changes, self._clock())
 
     # -- helpers -------------------------------------------------------------------------
 

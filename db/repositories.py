@@ -18,6 +18,7 @@ from badges.model import (
     MemberBadge,
     NewEvent,
     Page,
+    RoleDrift,
 )
 from badges.permissions import Level
 from badges.validation import name_key
@@ -37,6 +38,7 @@ _BADGE_COLUMNS = (
     BadgeRow.created_at,
     BadgeRow.updated_at,
     BadgeRow.created_by,
+    BadgeRow.role_managed,
 )
 _AWARD_COLUMNS = (
     AwardRow.id,
@@ -105,6 +107,7 @@ class SqlBadgeRepository:
                 created_at=badge.created_at,
                 updated_at=badge.updated_at,
                 created_by=badge.created_by,
+                role_managed=badge.role_managed,
             )
         )
 
@@ -141,6 +144,7 @@ class SqlBadgeRepository:
                 color=badge.color,
                 is_active=badge.is_active,
                 role_id=badge.role_id,
+                role_managed=badge.role_managed,
                 updated_at=badge.updated_at,
             )
         )
@@ -159,7 +163,7 @@ class SqlBadgeRepository:
         )
         return int((await self._s.execute(stmt)).scalar_one())
 
-    async def list(
+    async def page(
         self, guild_id: int, *, active: bool | None, offset: int, limit: int
     ) -> Page[Badge]:
         where = [BadgeRow.guild_id == guild_id]
@@ -175,6 +179,17 @@ class SqlBadgeRepository:
         )
         rows = (await self._s.execute(stmt)).all()
         return Page([_badge(r) for r in rows], total=total, offset=offset, limit=limit)
+
+    async def by_role(self, guild_id: int, role_id: int) -> Badge | None:
+        return await self._one(BadgeRow.guild_id == guild_id, BadgeRow.role_id == role_id)
+
+    async def linked(self, guild_id: int) -> list[Badge]:
+        stmt = (
+            select(*_BADGE_COLUMNS)
+            .where(BadgeRow.guild_id == guild_id, BadgeRow.role_id.is_not(None))
+            .order_by(BadgeRow.name_key)
+        )
+        return [_badge(r) for r in (await self._s.execute(stmt)).all()]
 
 
 class SqlAwardRepository:
@@ -268,6 +283,18 @@ class SqlAwardRepository:
         items = [MemberBadge(badge=_badge(r), award=_award(r[_NB:])) for r in rows]
         return Page(items, total=total, offset=offset, limit=limit)
 
+    async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]:
+        stmt = select(AwardRow.user_id).where(
+            AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id
+        )
+        return set((await self._s.scalars(stmt)).all())
+
+    async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]:
+        stmt = select(AwardRow.badge_id).where(
+            AwardRow.guild_id == guild_id, AwardRow.user_id == user_id
+        )
+        return set((await self._s.scalars(stmt)).all())
+
 
 def _event(row: Row[Any]) -> AuditEvent:
     return AuditEvent(
@@ -338,11 +365,14 @@ class SqlSettingsRepository:
         self._dialect = dialect
 
     async def get(self, guild_id: int) -> GuildSettings:
-        log_channel = (
+        row = (
             await self._s.execute(
-                select(GuildSettingsRow.log_channel_id).where(GuildSettingsRow.guild_id == guild_id)
+                select(GuildSettingsRow.log_channel_id, GuildSettingsRow.role_drift).where(
+                    GuildSettingsRow.guild_id == guild_id
+                )
             )
-        ).scalar_one_or_none()
+        ).first()
+        log_channel, drift = (row[0], RoleDrift(row[1])) if row else (None, RoleDrift.REVERT)
         roles = (
             await self._s.execute(
                 select(LevelRoleRow.role_id, LevelRoleRow.level).where(
@@ -355,6 +385,7 @@ class SqlSettingsRepository:
             admin_role_ids=frozenset(r for r, lv in roles if lv == Level.ADMIN),
             moderator_role_ids=frozenset(r for r, lv in roles if lv == Level.MODERATOR),
             log_channel_id=log_channel,
+            role_drift=drift,
         )
 
     async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
@@ -367,6 +398,16 @@ class SqlSettingsRepository:
             await self._s.execute(
                 insert(LevelRoleRow).values(guild_id=guild_id, role_id=role_id, level=int(level))
             )
+
+    async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None:
+        stmt = dialect_insert(self._dialect, GuildSettingsRow.__table__).values(
+            guild_id=guild_id, role_drift=drift.value
+        )
+        await self._s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["guild_id"], set_={"role_drift": drift.value}
+            )
+        )
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
         stmt = dialect_insert(self._dialect, GuildSettingsRow.__table__).values(

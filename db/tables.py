@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -65,6 +66,7 @@ class BadgeRow(Base):
     __table_args__ = (
         UniqueConstraint("guild_id", "slug"),
         UniqueConstraint("guild_id", "name_key"),
+        UniqueConstraint("guild_id", "role_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -81,6 +83,7 @@ class BadgeRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     created_by: Mapped[int]
+    role_managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AwardRow(Base):
@@ -129,6 +132,7 @@ class GuildSettingsRow(Base):
 
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     log_channel_id: Mapped[int | None]
+    role_drift: Mapped[str] = mapped_column(String(16), default="revert", server_default="revert")
 
 
 class LevelRoleRow(Base):
@@ -148,3 +152,43 @@ class BotStateRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RoleChangeRow(Base):
+    """The outbox: role changes to apply in Discord. Applied rows are deleted; permanent
+    failures stay with their error until an admin clears them."""
+
+    __tablename__ = "role_changes"
+    __table_args__ = (
+        Index("ix_role_changes_due", "status", "guild_id", "next_attempt_at", "id"),
+        Index("ix_role_changes_guild_role", "guild_id", "role_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    role_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None]
+    badge_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+
+
+class GateRow(Base):
+    """A channel opened by a badge's role, with the overwrites it had before."""
+
+    __tablename__ = "gates"
+    __table_args__ = (Index("ix_gates_guild_channel", "guild_id", "channel_id"),)
+
+    badge_id: Mapped[str] = mapped_column(
+        ForeignKey("badges.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int]
+    role_id: Mapped[int]
+    everyone_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    role_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -8,13 +8,21 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from badges.ports import AuditLog, AwardRepository, BadgeRepository, SettingsRepository
+from badges.ports import (
+    AuditLog,
+    AwardRepository,
+    BadgeRepository,
+    GateRepository,
+    RoleQueue,
+    SettingsRepository,
+)
 from db.repositories import (
     SqlAuditLog,
     SqlAwardRepository,
     SqlBadgeRepository,
     SqlSettingsRepository,
 )
+from db.role_queue import SqlGateRepository, SqlRoleQueue
 
 
 class SqlUnitOfWork:
@@ -24,6 +32,8 @@ class SqlUnitOfWork:
     awards: AwardRepository
     audit: AuditLog
     settings: SettingsRepository
+    role_queue: RoleQueue
+    gates: GateRepository
 
     def __init__(
         self,
@@ -54,6 +64,8 @@ class SqlUnitOfWork:
         self.awards = SqlAwardRepository(session, self._dialect)
         self.audit = SqlAuditLog(session)
         self.settings = SqlSettingsRepository(session, self._dialect)
+        self.role_queue = SqlRoleQueue(session)
+        self.gates = SqlGateRepository(session)
         return self
 
     async def __aexit__(
