@@ -204,7 +204,9 @@ class BadgeService:
         color: str | None = None,
         is_active: bool = True,
         role_id: int | None = None,
+        role_managed: bool = False,
     ) -> Badge:
+        """Define a badge; ``role_id`` links a role (``role_managed``: the bot made it)."""
         authorize(actor, Operation.CREATE_BADGE)
         clean_name = validation.name(name)
         given_slug = validation.slug(slug) if slug is not None and slug.strip() else None
@@ -223,6 +225,8 @@ class BadgeService:
                 final_slug = given_slug
             else:
                 final_slug = await self._free_slug(uow, guild_id, clean_name)
+            if role_id is not None and (other := await uow.badges.by_role(guild_id, role_id)):
+                raise RoleTaken(other.name)
             badge = Badge(
                 id=self._new_id(),
                 guild_id=guild_id,
@@ -237,6 +241,7 @@ class BadgeService:
                 created_at=now,
                 updated_at=now,
                 created_by=actor.user_id,
+                role_managed=role_managed and role_id is not None,
             )
             await uow.badges.add(badge)
             event = self._event(actor, EventKind.BADGE_CREATED, badge, after=_fields(badge))
@@ -815,23 +820,29 @@ class BadgeService:
             await uow.role_queue.retry_at(change_id, error[:1000], when)
             await uow.commit()
 
-    async def role_change_failed(self, change: RoleChange, error: str) -> None:
-        """A permanent failure: kept with its reason for admins, never retried in a loop."""
-        event = NewEvent(
-            guild_id=change.guild_id,
-            kind=EventKind.ROLE_SYNC_FAILED,
-            actor_id=DISCORD.user_id,
-            actor_name=DISCORD.display_name,
-            at=self._clock(),
-            badge_id=change.badge_id,
-            user_id=change.user_id,
-            reason=error[:500],
-            after={"role_id": change.role_id, "action": change.action.value},
-        )
+    async def role_changes_failed(self, changes: Sequence[RoleChange], error: str) -> None:
+        """Permanent failures: kept with their reason for admins, never retried in a loop."""
+        if not changes:
+            return
+        events = [
+            NewEvent(
+                guild_id=change.guild_id,
+                kind=EventKind.ROLE_SYNC_FAILED,
+                actor_id=DISCORD.user_id,
+                actor_name=DISCORD.display_name,
+                at=self._clock(),
+                badge_id=change.badge_id,
+                user_id=change.user_id,
+                reason=error[:500],
+                after={"role_id": change.role_id, "action": change.action.value},
+            )
+            for change in changes
+        ]
         async with self._uow(write=True) as uow:
-            await uow.role_queue.failed(change.id, error[:1000])
-            await self._commit(uow, [event])
-        await self._publish([event])
+            for change in changes:
+                await uow.role_queue.failed(change.id, error[:1000])
+            await self._commit(uow, events)
+        await self._publish(events)
 
     async def role_sync_status(
         self, guild_id: int, *, failures: int = 10

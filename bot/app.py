@@ -16,13 +16,14 @@ from bot.config import Settings
 from bot.levels import level_of
 from bot.log_channel import LogChannelPoster
 from bot.replies import UserFacingError
+from bot.role_sync import RoleSyncWorker
 from bot.tree import BadgeTree, tree_hash
 from db import migrate, state
 from db.database import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.badges", "cogs.member_badges")
+EXTENSIONS = ("cogs.badges", "cogs.member_badges", "cogs.role_events")
 
 
 class DatabaseBehind(RuntimeError):
@@ -51,10 +52,12 @@ class BadgeBot(commands.Bot):
         self.catalog = BadgeCatalog(self.service)
         self.guild_settings = SettingsCache(self.service)
         self.log_channel = LogChannelPoster(self, self.guild_settings)
+        self.role_sync = RoleSyncWorker(self)
         for listener in (
             self.catalog.on_events,
             self.guild_settings.on_events,
             self.log_channel.on_events,
+            self.role_sync.on_events,
         ):
             self.service.subscribe(listener)
 
@@ -81,6 +84,7 @@ class BadgeBot(commands.Bot):
         return True
 
     async def close(self) -> None:
+        await self.role_sync.stop()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.log_channel.drain(), timeout=5)
         await super().close()

@@ -102,22 +102,47 @@ async def send_pages(
     await send(interaction, embed=embed, view=view, ephemeral=ephemeral)
 
 
-class Confirm(OwnedView):
-    """Confirm / cancel. ``action`` runs on confirm and returns the text to show."""
+Action = Callable[[discord.Interaction], Awaitable[str]]
+"""Runs when its button is pressed; returns the text that replaces the question."""
+
+
+class _ChoiceButton(discord.ui.Button["Choices"]):
+    def __init__(self, label: str, action: Action | None) -> None:
+        style = discord.ButtonStyle.danger if action else discord.ButtonStyle.secondary
+        super().__init__(label=label, style=style)
+        self.action = action
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        assert self.view is not None
+        await self.view.answer(interaction, self.action)
+
+
+class Choices(OwnedView):
+    """A question with one button per answer and a Cancel button; answers once."""
 
     def __init__(
         self,
         owner_id: int,
-        action: Callable[[discord.Interaction], Awaitable[str]],
+        choices: list[tuple[str, Action]],
         *,
-        confirm_label: str,
         cancelled: str,
         timeout: float = 60,
     ) -> None:
         super().__init__(owner_id, timeout=timeout)
-        self.action = action
         self.cancelled = cancelled
-        self.confirm.label = confirm_label
+        for label, action in choices:
+            self.add_item(_ChoiceButton(label, action))
+        self.add_item(_ChoiceButton("Cancel", None))
+
+    async def answer(self, interaction: discord.Interaction, action: Action | None) -> None:
+        self.stop()
+        self.disable_all()
+        if action is None:
+            await interaction.response.edit_message(content=f"{self.cancelled}.", view=self)
+            return
+        await interaction.response.defer()
+        text = await action(interaction)
+        await interaction.edit_original_response(content=text, view=self)
 
     async def on_timeout(self) -> None:
         self.disable_all()
@@ -127,18 +152,15 @@ class Confirm(OwnedView):
                     content=f"{self.cancelled} (no answer within a minute).", view=self
                 )
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]
-    ) -> None:
-        self.stop()
-        self.disable_all()
-        await interaction.response.defer()
-        text = await self.action(interaction)
-        await interaction.edit_original_response(content=text, view=self)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button[Confirm]) -> None:
-        self.stop()
-        self.disable_all()
-        await interaction.response.edit_message(content=f"{self.cancelled}.", view=self)
+async def ask(
+    interaction: discord.Interaction,
+    question: str,
+    choices: list[tuple[str, Action]],
+    *,
+    cancelled: str,
+) -> None:
+    """Post ``question`` in the channel with a button per choice; only the asker answers."""
+    view = Choices(interaction.user.id, choices, cancelled=cancelled)
+    view.origin = interaction
+    await interaction.response.send_message(question, view=view)

@@ -15,12 +15,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from badges import validation
 from badges.permissions import Level, Operation, authorize
 from badges.service import UNSET
 from bot import embeds
 from bot.replies import UserFacingError, defer, send, within_budget
-from bot.views import Confirm, send_pages
+from bot.role_checks import manage_roles_problem, role_limit_problem, role_problem
+from bot.views import ask, send_pages
 from cogs.options import BadgeArg, cleared
+from cogs.role_commands import RoleCommands
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -52,7 +55,9 @@ def _guild(interaction: discord.Interaction) -> int:
 
 
 @app_commands.guild_only()
-class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server badges"):
+class BadgeCog(
+    RoleCommands, commands.GroupCog, group_name="badge", group_description="Server badges"
+):
     config = app_commands.Group(name="config", description="Badge system settings (admins)")
 
     def __init__(self, bot: BadgeBot) -> None:
@@ -69,6 +74,8 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
         icon="An emoji, a server emoji or an https:// image URL",
         color="Hex colour like #FF5733",
         slug="Short id for the API, like early-adopter (made from the name if left out)",
+        role="A role its holders get (for example to open gated channels)",
+        create_role="Create a role named after the badge, in its colour, for its holders",
     )
     async def create(
         self,
@@ -78,19 +85,41 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
         icon: Icon | None = None,
         color: Colour | None = None,
         slug: Slug | None = None,
+        role: discord.Role | None = None,
+        create_role: bool = False,
     ) -> None:
         actor = await self.bot.actor(interaction)
         authorize(actor, Operation.CREATE_BADGE)
+        guild = interaction.guild
+        assert guild is not None
+        if role is not None and create_role:
+            raise UserFacingError("Give either `role` or `create_role`, not both.")
+        if role is not None and (problem := role_problem(guild, role)):
+            raise UserFacingError(problem)
+        if create_role and (problem := manage_roles_problem(guild) or role_limit_problem(guild)):
+            raise UserFacingError(problem)
+        clean_name, clean_color = validation.name(name), validation.color(color)
         await defer(interaction, ephemeral=True)
-        badge = await self.service.create_badge(
-            actor,
-            _guild(interaction),
-            name=name,
-            slug=slug,
-            description=description,
-            icon=icon,
-            color=color,
+        made = (
+            await self.create_linked_role(guild, clean_name, clean_color) if create_role else None
         )
+        linked = made or role
+        try:
+            badge = await self.service.create_badge(
+                actor,
+                guild.id,
+                name=name,
+                slug=slug,
+                description=description,
+                icon=icon,
+                color=color,
+                role_id=linked.id if linked else None,
+                role_managed=made is not None,
+            )
+        except BaseException:
+            if made is not None:  # the badge was refused: do not leave its role behind
+                await made.delete(reason="badgebot: badge creation failed")
+            raise
         await send(
             interaction,
             content=f"Created **{embeds.label(badge)}**. Award it with `/badge award`.",
@@ -157,17 +186,12 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
             )
 
         holders = badge.awarded_count
-        view = Confirm(
-            interaction.user.id,
-            confirmed,
-            confirm_label="Delete badge",
-            cancelled=f"Kept **{embeds.label(badge)}**",
-        )
-        view.origin = interaction
-        await interaction.response.send_message(
+        await ask(
+            interaction,
             f"Delete **{embeds.label(badge)}**? {holders} member{'s' if holders != 1 else ''} "
             "hold it and will lose it. This cannot be undone.",
-            view=view,
+            [("Delete badge", confirmed)],
+            cancelled=f"Kept **{embeds.label(badge)}**",
         )
 
     # -- reading -------------------------------------------------------------------------
@@ -175,7 +199,8 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
     @app_commands.command(name="info", description="Show a badge")
     @app_commands.describe(badge="The badge to show")
     async def info(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
-        await send(interaction, embed=embeds.badge_info(badge))
+        gates = await self.service.gates(_guild(interaction), badge.id)
+        await send(interaction, embed=embeds.badge_info(badge, [g.channel_id for g in gates]))
 
     @app_commands.command(name="list", description="All badges of this server")
     @app_commands.describe(include_inactive="Also show badges that can no longer be awarded")

@@ -16,8 +16,11 @@ from db.database import Database
 
 
 @pytest.fixture
-def simcord_bot(database: Database) -> BadgeBot:
-    settings = Settings(_env_file=None, discord_token="not-used-by-simcord")  # type: ignore[call-arg]
+def simcord_bot(database: Database, request: pytest.FixtureRequest) -> BadgeBot:
+    members = request.node.get_closest_marker("members_intent") is not None
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, discord_token="not-used-by-simcord", members_intent=members
+    )
     return create_bot(settings, database=database)
 
 
@@ -34,6 +37,8 @@ class World:
     bob: simcord.MemberActor
     robot: simcord.MemberActor
     mod_role: simcord.RoleHandle
+    helpers: simcord.RoleHandle
+    """A plain role below the bot's, free to link to a badge."""
 
     @property
     def bot(self) -> BadgeBot:
@@ -47,7 +52,8 @@ async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
     logs = guild.create_text_channel("badge-log")
     admins = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_roles=True))
-    plain_mod_role = guild.create_role("Helpers")
+    plain_mod_role = guild.create_role("Staff")
+    helpers = guild.create_role("Helpers")
     world = World(
         env=env,
         guild=guild,
@@ -60,6 +66,7 @@ async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
         bob=guild.add_member(env.create_user("bob"), roles=[plain_mod_role]),
         robot=guild.add_member(env.create_user("robot", bot=True)),
         mod_role=plain_mod_role,
+        helpers=helpers,
     )
     await env.settle()
     return world
@@ -94,3 +101,11 @@ def text_of(result: simcord.InteractionResult) -> str:
 def message(channel: simcord.ChannelHandle, message_id: int) -> discord.Message:
     """The current state of one message of a channel."""
     return next(m for m in channel.history() if m.id == message_id)
+
+
+async def role_ids(world: World, member: simcord.MemberActor) -> set[int]:
+    """The member's roles as Discord has them now (asked over REST, like a client would)."""
+    guild = world.bot.get_guild(world.guild.id)
+    assert guild is not None
+    fetched = await guild.fetch_member(member.id)
+    return {r.id for r in fetched.roles if not r.is_default()}

@@ -124,7 +124,7 @@ async def test_failures_are_kept_with_their_reason_and_not_due_again(
 
     service.subscribe(listener)
     (change,) = await service.role_changes_due(GUILD)
-    await service.role_change_failed(change, "Missing Permissions (50013)")
+    await service.role_changes_failed([change], "Missing Permissions (50013)")
     assert await service.role_changes_due(GUILD) == []
     pending, failed, latest = await service.role_sync_status(GUILD)
     assert (pending, failed) == (0, 1)

@@ -1,0 +1,61 @@
+"""Follow the role sync of a bulk change until it is done: a bar and an estimate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.role_sync import RoleSyncWorker
+
+BAR = 20
+UPDATE_EVERY = 2.0  # seconds between edits of the reply: well under Discord's limits
+GIVE_UP_AFTER = 14 * 60.0  # an interaction token lasts 15 minutes
+
+
+def bar(done: int, total: int) -> str:
+    """``▰▰▰▱▱ 60% (3/5)``."""
+    if total <= 0:
+        return "▰" * BAR + " 100%"
+    filled = round(BAR * done / total)
+    return f"{'▰' * filled}{'▱' * (BAR - filled)} {100 * done // total}% ({done}/{total})"
+
+
+def eta(remaining: int, rate: float) -> str:
+    if remaining <= 0:
+        return "done"
+    if rate <= 0:
+        return "estimating…"
+    seconds = remaining / rate
+    return f"about {seconds:.0f} s left" if seconds < 120 else f"about {seconds / 60:.0f} min left"
+
+
+async def follow(
+    interaction: discord.Interaction,
+    worker: RoleSyncWorker,
+    pending: Callable[[], Awaitable[int]],
+    total: int,
+    summary: str,
+) -> None:
+    """Edit the reply with the sync's progress until nothing of it is pending."""
+    started = time.monotonic()
+    while True:
+        left = await pending()
+        done = total - left
+        elapsed = time.monotonic() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        status = (
+            "Roles: all given." if left <= 0 else f"Roles: {bar(done, total)}, {eta(left, rate)}"
+        )
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(content=f"{summary}\n{status}")
+        if left <= 0 or elapsed > GIVE_UP_AFTER:
+            return
+        if worker.busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(worker.wait_idle()), UPDATE_EVERY)
+        else:  # waiting for a retry: look again later
+            await asyncio.sleep(UPDATE_EVERY)

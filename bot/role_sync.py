@@ -1,0 +1,184 @@
+"""The role-sync worker: applies the queued role changes of each guild in Discord.
+
+One drain runs per guild at a time and applies changes in order, one request after another,
+so discord.py's rate limiter paces it to the guild's role bucket. Temporary failures (429,
+5xx) are retried later with backoff; permanent ones (missing permission, hierarchy, unknown
+role) are recorded for admins and never retried in a loop. A change is marked applied only
+after Discord accepted it; a crash in between replays it, which is harmless because adding
+or removing a role is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import tasks
+
+from badges.model import NewEvent, RoleAction, RoleChange
+from bot.role_checks import manage_roles_problem, role_problem
+
+if TYPE_CHECKING:
+    from bot.app import BadgeBot
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+MAX_BACKOFF = 600.0
+# Discord error codes after which a change can never succeed as asked.
+UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_ROLE = 10004, 10007, 10011
+MISSING_ACCESS, MISSING_PERMISSIONS = 50001, 50013
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait before retry number ``attempts + 1``: 5, 10, 20, ... up to 10 min."""
+    return float(min(MAX_BACKOFF, 5.0 * 2.0**attempts))
+
+
+class RoleSyncWorker:
+    def __init__(self, bot: BadgeBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+        self._drains: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+        self.paused = False
+        self.applied = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resume what the queue holds (after a restart too) and retry on a schedule."""
+        self.paused = False
+        if not self.sweep.is_running():
+            self.sweep.start()
+
+    async def stop(self) -> None:
+        self.paused = True
+        self.sweep.cancel()
+        drains = list(self._drains.values())
+        for task in drains:
+            task.cancel()
+        await asyncio.gather(*drains, return_exceptions=True)
+
+    @tasks.loop(seconds=30)
+    async def sweep(self) -> None:
+        """Pick up changes whose retry time has come, and anything a crash left behind."""
+        for guild_id in await self.service.guilds_with_due_role_changes():
+            self.kick(guild_id)
+
+    async def on_events(self, events: Sequence[NewEvent]) -> None:
+        for guild_id in {e.guild_id for e in events}:
+            self.kick(guild_id)
+
+    def kick(self, guild_id: int) -> None:
+        """Make sure the guild's queue is being drained."""
+        if self.paused:
+            return
+        if guild_id in self._drains:
+            self._again.add(guild_id)
+            return
+        task = asyncio.create_task(self._drain(guild_id), name=f"role-sync-{guild_id}")
+        self._drains[guild_id] = task
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._drains)
+
+    async def wait_idle(self) -> None:
+        """Wait until no drain runs (tests, shutdown, progress reports)."""
+        while self._drains:
+            await asyncio.gather(*self._drains.values(), return_exceptions=True)
+
+    # -- draining ------------------------------------------------------------------------
+
+    async def _drain(self, guild_id: int) -> None:
+        try:
+            while not self.paused:
+                self._again.discard(guild_id)
+                changes = await self.service.role_changes_due(guild_id, limit=BATCH)
+                if not changes:
+                    if guild_id in self._again:
+                        continue
+                    return
+                await self._apply_batch(guild_id, changes)
+        except Exception:
+            log.exception("role sync of guild %s stopped; the sweep will resume it", guild_id)
+        finally:
+            self._drains.pop(guild_id, None)
+
+    async def _apply_batch(self, guild_id: int, changes: list[RoleChange]) -> None:
+        """Apply a batch in order. Changes refused by the pre-check fail together, so a
+        broken role makes one log entry per batch, not one per member."""
+        guild = self.bot.get_guild(guild_id)
+        refused: dict[str, list[RoleChange]] = {}
+        for change in changes:
+            if self.paused:
+                break
+            problem = (
+                "I am not in this server any more."
+                if guild is None
+                else self._precheck(guild, change)
+            )
+            if problem is not None:
+                refused.setdefault(problem, []).append(change)
+            else:
+                await self._apply(change)
+        for problem, failed in refused.items():
+            await self.service.role_changes_failed(failed, problem)
+
+    def _precheck(self, guild: discord.Guild, change: RoleChange) -> str | None:
+        if change.action is RoleAction.DELETE_ROLE:
+            return manage_roles_problem(guild)
+        role = guild.get_role(change.role_id)
+        if role is None:
+            return None  # Discord will say 10011; a removal of a deleted role is done
+        return role_problem(guild, role)
+
+    async def _apply(self, change: RoleChange) -> None:
+        http = self.bot.http
+        reason = f"badgebot: {change.reason}" if change.reason else "badgebot"
+        try:
+            if change.action is RoleAction.ADD:
+                assert change.user_id is not None
+                await http.add_role(change.guild_id, change.user_id, change.role_id, reason=reason)
+            elif change.action is RoleAction.REMOVE:
+                assert change.user_id is not None
+                await http.remove_role(
+                    change.guild_id, change.user_id, change.role_id, reason=reason
+                )
+            else:
+                await http.delete_role(change.guild_id, change.role_id, reason=reason)
+        except discord.HTTPException as exc:
+            await self._handle_failure(change, exc)
+            return
+        await self.service.role_change_applied(change.id)
+        self.applied += 1
+
+    async def _handle_failure(self, change: RoleChange, exc: discord.HTTPException) -> None:
+        if exc.status == 429 or exc.status >= 500:
+            delay = backoff(change.attempts)
+            log.warning("role change %s: %s; retrying in %.0fs", change.id, exc, delay)
+            await self.service.role_change_retry(change.id, f"{exc.status} {exc.text}", delay)
+            return
+        if exc.code == UNKNOWN_MEMBER or (
+            exc.code == UNKNOWN_ROLE and change.action is not RoleAction.ADD
+        ):
+            # the member left (a rejoin restores their roles) or the role is already gone
+            await self.service.role_change_applied(change.id)
+            return
+        await self.service.role_changes_failed([change], _explain(exc))
+
+
+def _explain(exc: discord.HTTPException) -> str:
+    if exc.code == MISSING_PERMISSIONS:
+        return "Discord refused: missing permissions (50013). Check my role's position."
+    if exc.code == MISSING_ACCESS:
+        return "Discord refused: missing access (50001)."
+    if exc.code == UNKNOWN_ROLE:
+        return "The role does not exist any more (10011)."
+    if exc.code == UNKNOWN_GUILD:
+        return "I am not in this server any more (10004)."
+    return f"Discord refused the change: {exc.status} {exc.text} ({exc.code})."
