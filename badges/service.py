@@ -857,6 +857,13 @@ class BadgeService:
         async with self._uow(write=False) as uow:
             return await uow.role_queue.pending_for_badge(guild_id, badge_id)
 
+    async def drop_role_changes(self, guild_id: int) -> int:
+        """Forget every queued change of a guild the bot was removed from."""
+        async with self._uow(write=True) as uow:
+            dropped = await uow.role_queue.drop_guild(guild_id)
+            await uow.commit()
+        return dropped
+
     async def clear_role_failures(self, actor: Actor, guild_id: int) -> int:
         authorize(actor, Operation.CONFIGURE)
         async with self._uow(write=True) as uow:

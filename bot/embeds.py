@@ -175,6 +175,7 @@ def settings(config: GuildSettings) -> discord.Embed:
     embed.add_field(name="Moderator roles", value=roles(config.moderator_role_ids), inline=False)
     log = f"<#{config.log_channel_id}>" if config.log_channel_id else "*not set*"
     embed.add_field(name="Log channel", value=log, inline=False)
+    embed.add_field(name="Roles edited by hand", value=config.role_drift.value, inline=False)
     embed.set_footer(
         text="Also: owner and Administrator = Super Admin, Manage Server = Admin, "
         "Manage Roles = Moderator."
@@ -189,6 +190,10 @@ _LOG_TITLES = {
     EventKind.AWARDED: "Badge awarded",
     EventKind.REVOKED: "Badge revoked",
     EventKind.CONFIG_CHANGED: "Settings changed",
+    EventKind.ROLE_LINKED: "Role linked",
+    EventKind.ROLE_UNLINKED: "Role unlinked",
+    EventKind.GATE_CHANGED: "Gate changed",
+    EventKind.ROLE_SYNC_FAILED: "Role sync failed",
 }
 
 
@@ -198,7 +203,11 @@ def _change(value: object) -> str:
 
 def log_entry(event: NewEvent) -> discord.Embed:
     """One audit event as posted to the guild's log channel: who, what, reason."""
-    embed = discord.Embed(title=_LOG_TITLES[event.kind], colour=DEFAULT_COLOUR, timestamp=event.at)
+    embed = discord.Embed(
+        title=_LOG_TITLES.get(event.kind, event.kind.value),
+        colour=DEFAULT_COLOUR,
+        timestamp=event.at,
+    )
     if event.badge_name:
         embed.add_field(name="Badge", value=event.badge_name)
     if event.user_id:
@@ -210,17 +219,30 @@ def log_entry(event: NewEvent) -> discord.Embed:
         before = event.before or {}
         lines = [f"{k}: {_change(before.get(k))} → {_change(v)}" for k, v in event.after.items()]
         embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
-    elif event.kind is EventKind.CONFIG_CHANGED and event.after:
+    elif event.kind is EventKind.ROLE_SYNC_FAILED and event.after:
+        embed.add_field(name="Role", value=f"<@&{event.after['role_id']}>")
+        embed.add_field(name="Fix", value="See /badge doctor, then run /badge sync.", inline=False)
+    elif (
+        event.kind in (EventKind.CONFIG_CHANGED, EventKind.ROLE_LINKED, EventKind.GATE_CHANGED)
+        and event.after
+    ):
         lines = [f"{k}: {_change(v)}" for k, v in event.after.items()]
         embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
     return embed
+
+
+def _summary_title(kind: EventKind, n: int) -> str:
+    if kind is EventKind.ROLE_SYNC_FAILED:
+        return f"Role sync failed for {n} members"
+    verb = "awarded to" if kind is EventKind.AWARDED else "revoked from"
+    return f"Badge {verb} {n} members"
 
 
 def log_summary(events: Sequence[NewEvent]) -> discord.Embed:
     """Many awards of one badge at once (a bulk award), as a single log entry."""
     first = events[0]
     embed = discord.Embed(
-        title=f"{_LOG_TITLES[first.kind]} to {len(events)} members",
+        title=_summary_title(first.kind, len(events)),
         colour=DEFAULT_COLOUR,
         timestamp=first.at,
     )

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_OVER = 5  # more awards than this in one change are posted as one summary
 _EMBEDS_PER_MESSAGE = 10  # Discord's limit
+_SUMMARISED = {EventKind.AWARDED, EventKind.REVOKED, EventKind.ROLE_SYNC_FAILED}
 
 
 class LogChannelPoster:
@@ -72,7 +73,7 @@ def _render(events: list[NewEvent]) -> list[discord.Embed]:
     out: list[discord.Embed] = []
     for (kind, _badge), same in itertools.groupby(events, key=lambda e: (e.kind, e.badge_id)):
         batch = list(same)
-        if kind in (EventKind.AWARDED, EventKind.REVOKED) and len(batch) > SUMMARY_OVER:
+        if kind in _SUMMARISED and len(batch) > SUMMARY_OVER:
             out.append(embeds.log_summary(batch))
         else:
             out.extend(embeds.log_entry(e) for e in batch)

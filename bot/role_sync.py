@@ -45,6 +45,7 @@ class RoleSyncWorker:
         self._drains: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
         self.paused = False
+        self.paused_guilds: set[int] = set()
         self.applied = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -67,7 +68,8 @@ class RoleSyncWorker:
     async def sweep(self) -> None:
         """Pick up changes whose retry time has come, and anything a crash left behind."""
         for guild_id in await self.service.guilds_with_due_role_changes():
-            self.kick(guild_id)
+            if self.bot.get_guild(guild_id) is not None:
+                self.kick(guild_id)
 
     async def on_events(self, events: Sequence[NewEvent]) -> None:
         for guild_id in {e.guild_id for e in events}:
@@ -95,8 +97,9 @@ class RoleSyncWorker:
     # -- draining ------------------------------------------------------------------------
 
     async def _drain(self, guild_id: int) -> None:
+        self.paused_guilds.discard(guild_id)
         try:
-            while not self.paused:
+            while not self.paused and guild_id not in self.paused_guilds:
                 self._again.discard(guild_id)
                 changes = await self.service.role_changes_due(guild_id, limit=BATCH)
                 if not changes:
@@ -113,15 +116,16 @@ class RoleSyncWorker:
         """Apply a batch in order. Changes refused by the pre-check fail together, so a
         broken role makes one log entry per batch, not one per member."""
         guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            # not available yet (starting up, an outage): its GUILD_CREATE kicks us again;
+            # a guild the bot leaves has its queue dropped (on_guild_remove)
+            self.paused_guilds.add(guild_id)
+            return
         refused: dict[str, list[RoleChange]] = {}
         for change in changes:
             if self.paused:
                 break
-            problem = (
-                "I am not in this server any more."
-                if guild is None
-                else self._precheck(guild, change)
-            )
+            problem = self._precheck(guild, change)
             if problem is not None:
                 refused.setdefault(problem, []).append(change)
             else:

@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from badges import validation
+from badges.model import RoleDrift
 from badges.permissions import Level, Operation, authorize
 from badges.service import UNSET
 from bot import embeds
@@ -347,6 +348,21 @@ class BadgeCog(
             embed=embeds.settings(settings),
             ephemeral=True,
         )
+
+    @config.command(name="role-drift", description="What a badge role edited by hand means")
+    @app_commands.describe(
+        mode="revert: the bot undoes hand edits; adopt: they award or revoke the badge"
+    )
+    async def config_role_drift(self, interaction: discord.Interaction, mode: RoleDrift) -> None:
+        actor = await self.bot.actor(interaction)
+        await self.service.set_role_drift(actor, _guild(interaction), mode)
+        text = (
+            "A badge role given by hand now awards the badge (by Discord), and removing it "
+            "by hand revokes the badge."
+            if mode is RoleDrift.ADOPT
+            else "Badge roles now follow the badges: roles given or removed by hand are undone."
+        )
+        await send(interaction, content=text, ephemeral=True)
 
     @config.command(name="log-channel", description="Where badge changes are logged")
     @app_commands.describe(channel="The channel; leave out to stop logging")

@@ -240,6 +240,8 @@ class RoleCommands(commands.Cog):
         lines = []
         for item in badges:
             lines.append(await self._sync_one(actor, guild, item, dry_run=dry_run))
+        if not dry_run:
+            self.bot.role_sync.kick(guild.id)
         head = "Dry run, nothing changed:" if dry_run else "Sync:"
         await send(interaction, content="\n".join([head, *lines]))
 

@@ -36,6 +36,19 @@ class RoleEventsCog(commands.Cog):
         for guild_id in await self.service.guilds_with_due_role_changes():
             self.bot.role_sync.kick(guild_id)
 
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.bot.role_sync.kick(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.bot.role_sync.kick(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: its pending role changes can never be applied."""
+        await self.service.drop_role_changes(guild.id)
+
     @tasks.loop(hours=6)
     async def reconcile_all(self) -> None:
         """Fix drift that no event told us about (runs at start and every 6 hours)."""
@@ -60,19 +73,24 @@ class RoleEventsCog(commands.Cog):
                 return 0  # without the members intent there is nothing to compare with
             diff = await self.service.reconcile_badge(DISCORD, guild.id, badge.id, members)
             changes += diff.size
+        if changes:
+            self.bot.role_sync.kick(guild.id)
         return changes
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
         """A returning member gets the roles of their badges back."""
         roles = {r.id for r in member.roles}
-        await self.service.reconcile_member(member.guild.id, member.id, roles, joined=True)
+        if await self.service.reconcile_member(member.guild.id, member.id, roles, joined=True):
+            self.bot.role_sync.kick(member.guild.id)
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if {r.id for r in before.roles} == {r.id for r in after.roles}:
             return
-        await self.service.reconcile_member(after.guild.id, after.id, {r.id for r in after.roles})
+        roles = {r.id for r in after.roles}
+        if await self.service.reconcile_member(after.guild.id, after.id, roles):
+            self.bot.role_sync.kick(after.guild.id)
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:

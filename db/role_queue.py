@@ -171,6 +171,12 @@ class SqlRoleQueue:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def drop_guild(self, guild_id: int) -> int:
+        result = await self._s.execute(
+            delete(RoleChangeRow).where(RoleChangeRow.guild_id == guild_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def clear_failures(self, guild_id: int) -> int:
         result = await self._s.execute(
             delete(RoleChangeRow).where(

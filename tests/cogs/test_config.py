@@ -16,6 +16,7 @@ async def test_show_settings_to_admins(world: World) -> None:
         "Admin roles": "*none*",
         "Moderator roles": "*none*",
         "Log channel": "*not set*",
+        "Roles edited by hand": "revert",
     }
 
 
