@@ -198,7 +198,14 @@ _LOG_TITLES = {
 
 
 def _change(value: object) -> str:
-    return "—" if value is None or value == "" else str(value)[:300]
+    """A changed value for the log; long ones are shortened with a visible ellipsis."""
+    text = "—" if value is None or value == "" else str(value)
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _fit(text: str, limit: int = 1024) -> str:
+    """Within an embed field's limit; a cut is marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def log_entry(event: NewEvent) -> discord.Embed:
@@ -218,7 +225,7 @@ def log_entry(event: NewEvent) -> discord.Embed:
     if event.kind is EventKind.BADGE_UPDATED and event.after:
         before = event.before or {}
         lines = [f"{k}: {_change(before.get(k))} → {_change(v)}" for k, v in event.after.items()]
-        embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
+        embed.add_field(name="Changes", value=_fit("\n".join(lines)), inline=False)
     elif event.kind is EventKind.ROLE_SYNC_FAILED and event.after:
         embed.add_field(name="Role", value=f"<@&{event.after['role_id']}>")
         embed.add_field(name="Fix", value="See /badge doctor, then run /badge sync.", inline=False)
@@ -227,7 +234,7 @@ def log_entry(event: NewEvent) -> discord.Embed:
         and event.after
     ):
         lines = [f"{k}: {_change(v)}" for k, v in event.after.items()]
-        embed.add_field(name="Changes", value="\n".join(lines)[:1024], inline=False)
+        embed.add_field(name="Changes", value=_fit("\n".join(lines)), inline=False)
     return embed
 
 

@@ -69,6 +69,36 @@ async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
         await interaction.response.send_message(**kwargs)
 
 
+MESSAGE_LIMIT = 2000
+
+
+def split_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join lines into messages of at most ``limit`` characters, never cutting a line
+    unless one line alone is longer than a message."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        while len(line) > limit:
+            messages.extend([current] if current else [])
+            current = ""
+            messages.append(line[:limit])
+            line = line[limit:]
+        if current and len(current) + 1 + len(line) > limit:
+            messages.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        messages.append(current)
+    return messages
+
+
+async def send_lines(interaction: discord.Interaction, lines: list[str], **kwargs: Any) -> None:
+    """A reply that may be longer than one message: the rest follows in more messages."""
+    for text in split_lines(lines):
+        await send(interaction, content=text, **kwargs)
+
+
 def describe(error: BaseException) -> str | None:
     """The user-facing sentence for an error, or None if it is a bug."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):

@@ -20,7 +20,7 @@ from bot import embeds
 from bot.doctor import diagnose
 from bot.members import role_member_ids
 from bot.progress import follow
-from bot.replies import UserFacingError, defer, send
+from bot.replies import UserFacingError, defer, send, send_lines
 from bot.role_checks import role_problem
 from bot.views import ask
 from cogs.options import BadgeArg
@@ -243,7 +243,7 @@ class RoleCommands(commands.Cog):
         if not dry_run:
             self.bot.role_sync.kick(guild.id)
         head = "Dry run, nothing changed:" if dry_run else "Sync:"
-        await send(interaction, content="\n".join([head, *lines]))
+        await send_lines(interaction, [head, *lines])
 
     async def _sync_one(
         self, actor: Actor, guild: discord.Guild, badge: Badge, *, dry_run: bool

@@ -40,9 +40,17 @@ class World:
     helpers: simcord.RoleHandle
     """A plain role below the bot's, free to link to a badge."""
 
+    acknowledged: int = 0
+
     @property
     def bot(self) -> BadgeBot:
         return self.env.bot  # type: ignore[no-any-return]
+
+    def take_errors(self) -> tuple[BaseException, ...]:
+        """Errors the bot raised since the last call: a test that expects a bug takes it."""
+        errors = self.env.errors_since(self.acknowledged)
+        self.acknowledged = self.env.error_cursor
+        return errors
 
 
 async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
@@ -72,16 +80,18 @@ async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
     return world
 
 
-def assert_only_user_errors(env: simcord.Env) -> None:
+def assert_only_user_errors(world: World) -> None:
     """Refusals the bot rendered for the user are expected; anything else is a bug."""
-    bugs = [e for e in env.errors if describe(e) is None]
+    bugs = [e for e in world.take_errors() if describe(e) is None]
+    _ = world.env.errors  # acknowledge the expected ones for SimCord's own check
     assert not bugs, f"the bot raised unexpected errors: {bugs!r}"
 
 
 @pytest.fixture
 async def world(simcord_env: simcord.Env) -> AsyncIterator[World]:
-    yield await build_world(simcord_env)
-    assert_only_user_errors(simcord_env)
+    world = await build_world(simcord_env)
+    yield world
+    assert_only_user_errors(world)
 
 
 def embed_of(result: simcord.InteractionResult) -> discord.Embed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from badges.model import EventKind
@@ -116,3 +118,28 @@ async def test_member_cannot_revoke(helper: World) -> None:
     res = await w.bob.slash(w.general, "badge revoke", badge="helper", member=w.alice)
     assert text_of(res) == "You need the Moderator level to revoke badges."
     assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 1
+
+
+async def test_unexpected_failure_apologises_with_an_error_id_and_logs_it(
+    helper: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = helper
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(w.bot.service, "award", broken)
+    res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    assert res.ephemeral
+    reply = text_of(res)
+    match = re.fullmatch(
+        r"Sorry, something went wrong on my side \(error id `([0-9a-f]{8})`\)\. "
+        r"It has been logged; please try again later\.",
+        reply,
+    )
+    assert match is not None, reply
+    assert "database on fire" not in reply
+    logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
+    assert logged
+    assert logged[0].exc_info is not None
+    assert [type(getattr(e, "original", e)) for e in w.take_errors()] == [RuntimeError]
