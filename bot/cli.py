@@ -1,4 +1,4 @@
-"""The `badgebot` command: run the bot, upgrade the database."""
+"""The `badgebot` command: run the bot, upgrade the database, try it in the sandbox."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.app import DatabaseBehind, create_bot
 from bot.config import Settings
+from bot.sandbox import command as sandbox
 from db import migrate
 from db.database import Database
 
@@ -65,11 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
+    sandbox.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":  # its own settings: nothing from the environment or .env
+        return sandbox.run(args)
     try:
         settings = _settings()
     except ValidationError as exc:

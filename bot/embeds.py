@@ -46,6 +46,11 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def members_who(n: int, verb_singular: str, verb_plural: str) -> str:
+    """ "1 member holds", "3 members hold": a count of members with its verb agreeing."""
+    return f"{plural(n, 'member')} {verb_singular if n == 1 else verb_plural}"
+
+
 def page_footer(embed: discord.Embed, page: int, pages: int, total: int, noun: str) -> None:
     """``noun`` is singular; the footer counts the whole list and names the page."""
     if pages > 1:

@@ -180,17 +180,14 @@ class BadgeCog(
 
         async def confirmed(click: discord.Interaction) -> str:
             result = await self.service.delete_badge(actor, guild_id, badge.id)
-            lost = len(result.holder_ids)
-            return (
-                f"Deleted **{embeds.label(badge)}**. {lost} member{'s' if lost != 1 else ''} "
-                "no longer hold it; their history keeps it."
-            )
+            lost = embeds.members_who(len(result.holder_ids), "no longer holds", "no longer hold")
+            return f"Deleted **{embeds.label(badge)}**. {lost} it; their history keeps it."
 
-        holders = badge.awarded_count
+        holders = embeds.members_who(badge.awarded_count, "holds", "hold")
         await ask(
             interaction,
-            f"Delete **{embeds.label(badge)}**? {holders} member{'s' if holders != 1 else ''} "
-            "hold it and will lose it. This cannot be undone.",
+            f"Delete **{embeds.label(badge)}**? {holders} it and will lose it. "
+            "This cannot be undone.",
             [("Delete badge", confirmed)],
             cancelled=f"Kept **{embeds.label(badge)}**",
         )

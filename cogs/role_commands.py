@@ -129,7 +129,7 @@ class RoleCommands(commands.Cog):
         await ask(
             interaction,
             f"Unlink {role} from **{embeds.label(badge)}**? "
-            f"{embeds.plural(badge.awarded_count, 'member')} hold the badge.",
+            f"{embeds.members_who(badge.awarded_count, 'holds', 'hold')} the badge.",
             [("Remove the role from them", remove), ("Let them keep it", keep)],
             cancelled=f"{role} stays linked to **{embeds.label(badge)}**",
         )

@@ -99,7 +99,7 @@ async def test_unlink_asks_and_removes_the_role_from_holders(world: World) -> No
     res = await world.admin.slash(world.general, "badge unlink-role", badge="helper")
     assert res.response is not None
     assert res.response.content == (
-        f"Unlink <@&{world.helpers.id}> from **Helper**? 1 member hold the badge."
+        f"Unlink <@&{world.helpers.id}> from **Helper**? 1 member holds the badge."
     )
     await world.admin.click(res.response, label="Remove the role from them")
     await world.env.settle()
