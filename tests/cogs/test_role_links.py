@@ -149,3 +149,35 @@ async def test_deactivating_keeps_roles(world: World) -> None:
     await world.admin.slash(world.general, "badge edit", badge="helper", active=False)
     await world.env.settle()
     assert world.helpers.id in await role_ids(world, world.alice)
+
+
+async def test_create_role_refused_at_discords_role_limit(world: World) -> None:
+    guild = world.bot.get_guild(world.guild.id)
+    assert guild is not None
+    for i in range(250 - len(guild.roles)):
+        world.guild.create_role(f"filler-{i}")
+    await world.env.settle()
+    res = await world.admin.slash(world.general, "badge create", name="VIP", create_role=True)
+    assert res.ephemeral
+    assert text_of(res).startswith("This server has 250 roles, Discord's limit is 250")
+    assert (await world.bot.service.list_badges(world.guild.id)).total == 0
+
+
+async def test_linking_without_manage_roles_says_how_to_fix_it(world: World) -> None:
+    guild = world.bot.get_guild(world.guild.id)
+    assert guild is not None
+    bot_role = guild.me.top_role
+    without = discord.Permissions(bot_role.permissions.value)
+    without.manage_roles = False
+    world.env.backend.edit_role(guild.id, bot_role.id, {"permissions": without.value})
+    await world.env.settle()
+    await world.admin.slash(world.general, "badge create", name="Helper")
+    res = await world.admin.slash(
+        world.general, "badge link-role", badge="helper", role=world.helpers
+    )
+    assert text_of(res) == (
+        f"I need the **Manage Roles** permission: Server Settings > Roles > {bot_role.name} > "
+        "turn on Manage Roles."
+    )
+    res = await world.admin.slash(world.general, "badge create", name="VIP", create_role=True)
+    assert text_of(res).startswith("I need the **Manage Roles** permission")

@@ -250,3 +250,13 @@ async def test_a_restart_resumes_the_queue(database: Database) -> None:
         assert len(puts) == 1
         assert (await second.service.role_sync_status(world.guild.id))[:2] == (0, 0)
         _ = env.errors
+
+
+async def test_award_many_handles_thousands_from_a_file(world: World) -> None:
+    await world.admin.slash(world.general, "badge create", name="Attendee")
+    ids = "\n".join(str(10**17 + i) for i in range(3000))
+    res = await world.mod.slash(
+        world.general, "badge award-many", badge="attendee", file=("list.txt", ids.encode())
+    )
+    assert text_of(res) == "**Attendee**: 3000 members awarded, 0 already held it."
+    assert (await world.bot.service.find_badge(world.guild.id, "attendee")).awarded_count == 3000
