@@ -9,7 +9,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from badges.permissions import Actor
+from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
 from bot.caches import BadgeCatalog, SettingsCache
 from bot.config import Settings
@@ -91,13 +91,19 @@ class BadgeBot(commands.Bot):
         if self._owns_database:
             await self.database.dispose()
 
-    async def actor(self, interaction: discord.Interaction) -> Actor:
-        """The badge-system actor behind an interaction, with the level of its member."""
+    async def actor(
+        self, interaction: discord.Interaction, operation: Operation | None = None
+    ) -> Actor:
+        """The badge-system actor behind an interaction, with the level of its member.
+        With ``operation``, refuse at once (before any deferral) if the level is too low."""
         member = interaction.user
         if interaction.guild_id is None or not isinstance(member, discord.Member):
             raise UserFacingError("Badges belong to a server: use this command in a server.")
         config = await self.guild_settings.get(interaction.guild_id)
-        return Actor(member.id, member.display_name, level_of(member, config))
+        actor = Actor(member.id, member.display_name, level_of(member, config))
+        if operation is not None:
+            authorize(actor, operation)
+        return actor
 
 
 async def prepare_database(database: Database) -> None:

@@ -89,8 +89,7 @@ class BadgeCog(
         role: discord.Role | None = None,
         create_role: bool = False,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.CREATE_BADGE)
+        actor = await self.bot.actor(interaction, Operation.CREATE_BADGE)
         guild = interaction.guild
         assert guild is not None
         if role is not None and create_role:
@@ -148,8 +147,7 @@ class BadgeCog(
         slug: Slug | None = None,
         active: bool | None = None,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.EDIT_BADGE)
+        actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         given = (name, description, icon, color, slug, active)
         if all(v is None for v in given):
             raise UserFacingError("Nothing to change: give at least one option to edit.")
@@ -174,8 +172,7 @@ class BadgeCog(
     @app_commands.command(name="delete", description="Delete a badge; its holders lose it (admins)")
     @app_commands.describe(badge="The badge to delete")
     async def delete(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.DELETE_BADGE)
+        actor = await self.bot.actor(interaction, Operation.DELETE_BADGE)
         guild_id = _guild(interaction)
 
         async def confirmed(click: discord.Interaction) -> str:
@@ -266,8 +263,7 @@ class BadgeCog(
         member: discord.Member,
         reason: Reason | None = None,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.AWARD)
+        actor = await self.bot.actor(interaction, Operation.AWARD)
         if member.bot:
             raise UserFacingError(
                 f"{member.display_name} is a bot, and bots cannot hold badges: pick a member."
@@ -288,8 +284,7 @@ class BadgeCog(
         member: discord.User,
         reason: Reason | None = None,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.REVOKE)
+        actor = await self.bot.actor(interaction, Operation.REVOKE)
         result = await within_budget(
             interaction,
             self.service.revoke(actor, _guild(interaction), badge.id, member.id, reason=reason),
@@ -304,8 +299,7 @@ class BadgeCog(
 
     @config.command(name="show", description="Show the badge system settings")
     async def config_show(self, interaction: discord.Interaction) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.CONFIGURE)
+        await self.bot.actor(interaction, Operation.CONFIGURE)
         settings = await self.service.get_settings(_guild(interaction))
         await send(interaction, embed=embeds.settings(settings), ephemeral=True)
 
@@ -333,8 +327,7 @@ class BadgeCog(
     @config.command(name="unset-role", description="Stop a role from granting a level")
     @app_commands.describe(role="The role")
     async def config_unset_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.CONFIGURE)
+        actor = await self.bot.actor(interaction, Operation.CONFIGURE)
         current = await self.service.get_settings(_guild(interaction))
         if role.id not in current.role_levels():
             raise UserFacingError(f"{role.mention} does not grant a level; nothing to unset.")
@@ -366,8 +359,7 @@ class BadgeCog(
     async def config_log_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.CONFIGURE)
+        actor = await self.bot.actor(interaction, Operation.CONFIGURE)
         if channel is not None:
             me = channel.guild.me
             perms = channel.permissions_for(me)

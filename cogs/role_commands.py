@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from badges.model import Badge, Overwrite
-from badges.permissions import Actor, Operation, authorize
+from badges.permissions import Actor, Operation
 from bot import embeds
 from bot.doctor import diagnose
 from bot.members import role_member_ids
@@ -76,8 +76,7 @@ class RoleCommands(commands.Cog):
     async def link_role(
         self, interaction: discord.Interaction, badge: BadgeArg, role: discord.Role
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.EDIT_BADGE)
+        actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self._guild(interaction)
         if problem := role_problem(guild, role):
             raise UserFacingError(problem)
@@ -106,8 +105,7 @@ class RoleCommands(commands.Cog):
     @app_commands.command(name="unlink-role", description="Stop a badge giving a role (admins)")
     @app_commands.describe(badge="The badge")
     async def unlink_role(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.EDIT_BADGE)
+        actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self._guild(interaction)
         if badge.role_id is None:
             raise UserFacingError(f"**{embeds.label(badge)}** has no linked role.")
@@ -141,8 +139,7 @@ class RoleCommands(commands.Cog):
     async def gate(
         self, interaction: discord.Interaction, badge: BadgeArg, channel: GateChannel
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.EDIT_BADGE)
+        actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self._guild(interaction)
         role = guild.get_role(badge.role_id) if badge.role_id else None
         if role is None:
@@ -190,8 +187,7 @@ class RoleCommands(commands.Cog):
     async def ungate(
         self, interaction: discord.Interaction, badge: BadgeArg, channel: GateChannel
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.EDIT_BADGE)
+        actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self._guild(interaction)
         if not channel.permissions_for(guild.me).manage_roles:
             raise UserFacingError(f"I need Manage Permissions in {channel.mention} to restore it.")
@@ -229,8 +225,7 @@ class RoleCommands(commands.Cog):
         badge: BadgeArg | None = None,
         dry_run: bool = False,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.AWARD)
+        actor = await self.bot.actor(interaction, Operation.AWARD)
         guild = self._guild(interaction)
         badges = [badge] if badge else await self.service.linked_badges(guild.id)
         badges = [b for b in badges if b.role_id is not None]
@@ -279,8 +274,7 @@ class RoleCommands(commands.Cog):
 
     @app_commands.command(name="doctor", description="Check that badge roles and gates can work")
     async def doctor(self, interaction: discord.Interaction) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.AWARD)
+        await self.bot.actor(interaction, Operation.AWARD)
         guild = self._guild(interaction)
         await defer(interaction, ephemeral=True)
         await send(interaction, embed=await diagnose(self.bot, guild))
@@ -292,8 +286,7 @@ class RoleCommands(commands.Cog):
     async def award_role(
         self, interaction: discord.Interaction, badge: BadgeArg, role: discord.Role
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.AWARD)
+        actor = await self.bot.actor(interaction, Operation.AWARD)
         guild = self._guild(interaction)
         if role.is_default():
             raise UserFacingError("Award to @everyone? Pick a specific role.")
@@ -320,8 +313,7 @@ class RoleCommands(commands.Cog):
         members: str | None = None,
         file: discord.Attachment | None = None,
     ) -> None:
-        actor = await self.bot.actor(interaction)
-        authorize(actor, Operation.AWARD)
+        actor = await self.bot.actor(interaction, Operation.AWARD)
         text = members or ""
         if file is not None:
             if file.size > MAX_LIST_BYTES:

@@ -21,20 +21,24 @@ async def _linked(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Helper", role=world.helpers)
 
 
-async def _give_role_by_hand(world: World, member: simcord.MemberActor, role_id: int) -> None:
+async def _edit_role_by_hand(
+    world: World, member: simcord.MemberActor, role_id: int, *, give: bool
+) -> None:
+    """Someone changes the member's roles in Discord itself, not through the bot."""
     guild = world.bot.get_guild(world.guild.id)
     assert guild is not None
     fetched = await guild.fetch_member(member.id)
-    await fetched.add_roles(discord.Object(role_id), reason="by hand")
+    edit = fetched.add_roles if give else fetched.remove_roles
+    await edit(discord.Object(role_id), reason="by hand")
     await world.env.settle()
+
+
+async def _give_role_by_hand(world: World, member: simcord.MemberActor, role_id: int) -> None:
+    await _edit_role_by_hand(world, member, role_id, give=True)
 
 
 async def _take_role_by_hand(world: World, member: simcord.MemberActor, role_id: int) -> None:
-    guild = world.bot.get_guild(world.guild.id)
-    assert guild is not None
-    fetched = await guild.fetch_member(member.id)
-    await fetched.remove_roles(discord.Object(role_id), reason="by hand")
-    await world.env.settle()
+    await _edit_role_by_hand(world, member, role_id, give=False)
 
 
 async def test_revert_mode_takes_back_a_role_given_by_hand(world: World) -> None:
