@@ -54,6 +54,8 @@ from badges.role_sync import RoleDiff, plan
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+MAX_BADGE_PAGE = 1000
+"""Badges per guild are few (hundreds), so one page may hold them all."""
 DISCORD = Actor(0, "Discord", Level.SUPER_ADMIN)
 """The actor of changes that come from Discord itself (a role edited by hand, deleted)."""
 BULK_MAX = 10_000
@@ -74,11 +76,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _page_bounds(offset: int, limit: int) -> tuple[int, int]:
+def _page_bounds(offset: int, limit: int, most: int = MAX_PAGE) -> tuple[int, int]:
     if offset < 0:
         raise InvalidInput("offset", "The offset cannot be negative.")
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"The page size must be between 1 and {MAX_PAGE}.")
+    if not 1 <= limit <= most:
+        raise InvalidInput("limit", f"The page size must be between 1 and {most}.")
     return offset, limit
 
 
@@ -158,7 +160,7 @@ class BadgeService:
     async def list_badges(
         self, guild_id: int, *, active: bool | None = None, offset: int = 0, limit: int = 25
     ) -> Page[Badge]:
-        offset, limit = _page_bounds(offset, limit)
+        offset, limit = _page_bounds(offset, limit, MAX_BADGE_PAGE)
         async with self._uow(write=False) as uow:
             return await uow.badges.page(guild_id, active=active, offset=offset, limit=limit)
 

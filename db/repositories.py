@@ -22,33 +22,41 @@ from badges.model import (
 )
 from badges.permissions import Level
 from badges.validation import name_key
-from db.tables import AuditEventRow, AwardRow, BadgeRow, GuildSettingsRow, LevelRoleRow
+from db.tables import AUDIT_EVENTS, AWARDS, BADGES, GUILD_SETTINGS, LEVEL_ROLES
+
+# Core columns, not ORM attributes: reads skip the ORM's entity loading (several times
+# faster for long lists) and rows map straight onto the domain's dataclasses.
+B = BADGES.c
+A = AWARDS.c
+E = AUDIT_EVENTS.c
+G = GUILD_SETTINGS.c
+L = LEVEL_ROLES.c
 
 _BADGE_COLUMNS = (
-    BadgeRow.id,
-    BadgeRow.guild_id,
-    BadgeRow.name,
-    BadgeRow.slug,
-    BadgeRow.description,
-    BadgeRow.icon,
-    BadgeRow.color,
-    BadgeRow.is_active,
-    BadgeRow.role_id,
-    BadgeRow.awarded_count,
-    BadgeRow.created_at,
-    BadgeRow.updated_at,
-    BadgeRow.created_by,
-    BadgeRow.role_managed,
+    B.id,
+    B.guild_id,
+    B.name,
+    B.slug,
+    B.description,
+    B.icon,
+    B.color,
+    B.is_active,
+    B.role_id,
+    B.awarded_count,
+    B.created_at,
+    B.updated_at,
+    B.created_by,
+    B.role_managed,
 )
 _AWARD_COLUMNS = (
-    AwardRow.id,
-    AwardRow.guild_id,
-    AwardRow.badge_id,
-    AwardRow.user_id,
-    AwardRow.awarded_by_id,
-    AwardRow.awarded_by_name,
-    AwardRow.reason,
-    AwardRow.awarded_at,
+    A.id,
+    A.guild_id,
+    A.badge_id,
+    A.user_id,
+    A.awarded_by_id,
+    A.awarded_by_name,
+    A.reason,
+    A.awarded_at,
 )
 _NB = len(_BADGE_COLUMNS)
 # Bind parameters per statement stay far below SQLite's and asyncpg's limits.
@@ -92,7 +100,7 @@ class SqlBadgeRepository:
 
     async def add(self, badge: Badge) -> None:
         await self._s.execute(
-            insert(BadgeRow).values(
+            insert(BADGES).values(
                 id=badge.id,
                 guild_id=badge.guild_id,
                 name=badge.name,
@@ -112,29 +120,29 @@ class SqlBadgeRepository:
         )
 
     async def get(self, guild_id: int, badge_id: str) -> Badge | None:
-        return await self._one(BadgeRow.guild_id == guild_id, BadgeRow.id == badge_id)
+        return await self._one(B.guild_id == guild_id, B.id == badge_id)
 
     async def get_by_slug(self, guild_id: int, slug: str) -> Badge | None:
-        return await self._one(BadgeRow.guild_id == guild_id, BadgeRow.slug == slug)
+        return await self._one(B.guild_id == guild_id, B.slug == slug)
 
     async def get_by_name(self, guild_id: int, name_key: str) -> Badge | None:
-        return await self._one(BadgeRow.guild_id == guild_id, BadgeRow.name_key == name_key)
+        return await self._one(B.guild_id == guild_id, B.name_key == name_key)
 
     async def slugs_like(self, guild_id: int, base: str) -> set[str]:
-        stmt = select(BadgeRow.slug).where(
-            BadgeRow.guild_id == guild_id,
-            or_(BadgeRow.slug == base, BadgeRow.slug.startswith(base + "-", autoescape=True)),
+        stmt = select(B.slug).where(
+            B.guild_id == guild_id,
+            or_(B.slug == base, B.slug.startswith(base + "-", autoescape=True)),
         )
         return set((await self._s.scalars(stmt)).all())
 
     async def names(self, guild_id: int) -> list[tuple[str, str]]:
-        stmt = select(BadgeRow.name, BadgeRow.slug).where(BadgeRow.guild_id == guild_id)
+        stmt = select(B.name, B.slug).where(B.guild_id == guild_id)
         return [(n, s) for n, s in (await self._s.execute(stmt)).all()]
 
     async def save(self, badge: Badge) -> None:
         await self._s.execute(
-            update(BadgeRow)
-            .where(BadgeRow.id == badge.id)
+            update(BADGES)
+            .where(B.id == badge.id)
             .values(
                 name=badge.name,
                 name_key=name_key(badge.name),
@@ -150,30 +158,28 @@ class SqlBadgeRepository:
         )
 
     async def delete(self, guild_id: int, badge_id: str) -> None:
-        await self._s.execute(
-            delete(BadgeRow).where(BadgeRow.guild_id == guild_id, BadgeRow.id == badge_id)
-        )
+        await self._s.execute(delete(BADGES).where(B.guild_id == guild_id, B.id == badge_id))
 
     async def adjust_count(self, badge_id: str, delta: int) -> int:
         stmt = (
-            update(BadgeRow)
-            .where(BadgeRow.id == badge_id)
-            .values(awarded_count=BadgeRow.awarded_count + delta)
-            .returning(BadgeRow.awarded_count)
+            update(BADGES)
+            .where(B.id == badge_id)
+            .values(awarded_count=B.awarded_count + delta)
+            .returning(B.awarded_count)
         )
         return int((await self._s.execute(stmt)).scalar_one())
 
     async def page(
         self, guild_id: int, *, active: bool | None, offset: int, limit: int
     ) -> Page[Badge]:
-        where = [BadgeRow.guild_id == guild_id]
+        where = [B.guild_id == guild_id]
         if active is not None:
-            where.append(BadgeRow.is_active == active)
+            where.append(B.is_active == active)
         total = (await self._s.execute(select(func.count()).where(*where))).scalar_one()
         stmt = (
             select(*_BADGE_COLUMNS)
             .where(*where)
-            .order_by(BadgeRow.name_key, BadgeRow.id)
+            .order_by(B.name_key, B.id)
             .offset(offset)
             .limit(limit)
         )
@@ -181,13 +187,13 @@ class SqlBadgeRepository:
         return Page([_badge(r) for r in rows], total=total, offset=offset, limit=limit)
 
     async def by_role(self, guild_id: int, role_id: int) -> Badge | None:
-        return await self._one(BadgeRow.guild_id == guild_id, BadgeRow.role_id == role_id)
+        return await self._one(B.guild_id == guild_id, B.role_id == role_id)
 
     async def linked(self, guild_id: int) -> list[Badge]:
         stmt = (
             select(*_BADGE_COLUMNS)
-            .where(BadgeRow.guild_id == guild_id, BadgeRow.role_id.is_not(None))
-            .order_by(BadgeRow.name_key)
+            .where(B.guild_id == guild_id, B.role_id.is_not(None))
+            .order_by(B.name_key)
         )
         return [_badge(r) for r in (await self._s.execute(stmt)).all()]
 
@@ -199,33 +205,33 @@ class SqlAwardRepository:
 
     async def add(self, award: Award) -> bool:
         stmt = (
-            dialect_insert(self._dialect, AwardRow.__table__)
+            dialect_insert(self._dialect, AWARDS)
             .values(**_award_values(award))
             .on_conflict_do_nothing(index_elements=["badge_id", "user_id"])
-            .returning(AwardRow.id)
+            .returning(A.id)
         )
         return (await self._s.execute(stmt)).first() is not None
 
     async def add_many(self, awards: Sequence[Award]) -> set[int]:
-        inserted: set[int] = set()
-        for start in range(0, len(awards), _CHUNK):
-            chunk = awards[start : start + _CHUNK]
-            stmt = (
-                dialect_insert(self._dialect, AwardRow.__table__)
-                .values([_award_values(a) for a in chunk])
-                .on_conflict_do_nothing(index_elements=["badge_id", "user_id"])
-                .returning(AwardRow.user_id)
-            )
-            inserted.update((await self._s.scalars(stmt)).all())
-        return inserted
+        if not awards:
+            return set()
+        # one cached statement run over all rows (insertmanyvalues batches it); a multi-row
+        # VALUES per chunk would be compiled anew for every chunk
+        stmt = (
+            dialect_insert(self._dialect, AWARDS)
+            .on_conflict_do_nothing(index_elements=["badge_id", "user_id"])
+            .returning(A.user_id)
+        )
+        rows = [_award_values(a) for a in awards]
+        return set((await self._s.scalars(stmt, rows)).all())
 
     async def remove(self, guild_id: int, badge_id: str, user_id: int) -> Award | None:
         stmt = (
-            delete(AwardRow)
+            delete(AWARDS)
             .where(
-                AwardRow.guild_id == guild_id,
-                AwardRow.badge_id == badge_id,
-                AwardRow.user_id == user_id,
+                A.guild_id == guild_id,
+                A.badge_id == badge_id,
+                A.user_id == user_id,
             )
             .returning(*_AWARD_COLUMNS)
         )
@@ -234,9 +240,9 @@ class SqlAwardRepository:
 
     async def remove_all(self, guild_id: int, badge_id: str) -> list[int]:
         stmt = (
-            delete(AwardRow)
-            .where(AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id)
-            .returning(AwardRow.user_id)
+            delete(AWARDS)
+            .where(A.guild_id == guild_id, A.badge_id == badge_id)
+            .returning(A.user_id)
         )
         return sorted((await self._s.scalars(stmt)).all())
 
@@ -245,8 +251,8 @@ class SqlAwardRepository:
     ) -> list[Award]:
         stmt = (
             select(*_AWARD_COLUMNS)
-            .where(AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id)
-            .order_by(AwardRow.awarded_at.desc(), AwardRow.user_id)
+            .where(A.guild_id == guild_id, A.badge_id == badge_id)
+            .order_by(A.awarded_at.desc(), A.user_id.desc())
             .offset(offset)
             .limit(limit)
         )
@@ -256,10 +262,10 @@ class SqlAwardRepository:
         ids = list(user_ids)
         found: set[int] = set()
         for start in range(0, len(ids), _CHUNK):
-            stmt = select(AwardRow.user_id).where(
-                AwardRow.guild_id == guild_id,
-                AwardRow.badge_id == badge_id,
-                AwardRow.user_id.in_(ids[start : start + _CHUNK]),
+            stmt = select(A.user_id).where(
+                A.guild_id == guild_id,
+                A.badge_id == badge_id,
+                A.user_id.in_(ids[start : start + _CHUNK]),
             )
             found.update((await self._s.scalars(stmt)).all())
         return found
@@ -267,15 +273,15 @@ class SqlAwardRepository:
     async def of_member(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[MemberBadge]:
-        where = and_(AwardRow.guild_id == guild_id, AwardRow.user_id == user_id)
+        where = and_(A.guild_id == guild_id, A.user_id == user_id)
         total = (await self._s.execute(select(func.count()).where(where))).scalar_one()
         if total <= offset:
             return Page([], total=total, offset=offset, limit=limit)
         stmt = (
             select(*_BADGE_COLUMNS, *_AWARD_COLUMNS)
-            .join_from(AwardRow, BadgeRow, AwardRow.badge_id == BadgeRow.id)
+            .join_from(AWARDS, BADGES, A.badge_id == B.id)
             .where(where)
-            .order_by(AwardRow.awarded_at.desc(), BadgeRow.name_key)
+            .order_by(A.awarded_at.desc(), B.name_key)
             .offset(offset)
             .limit(limit)
         )
@@ -284,15 +290,11 @@ class SqlAwardRepository:
         return Page(items, total=total, offset=offset, limit=limit)
 
     async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]:
-        stmt = select(AwardRow.user_id).where(
-            AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id
-        )
+        stmt = select(A.user_id).where(A.guild_id == guild_id, A.badge_id == badge_id)
         return set((await self._s.scalars(stmt)).all())
 
     async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]:
-        stmt = select(AwardRow.badge_id).where(
-            AwardRow.guild_id == guild_id, AwardRow.user_id == user_id
-        )
+        stmt = select(A.badge_id).where(A.guild_id == guild_id, A.user_id == user_id)
         return set((await self._s.scalars(stmt)).all())
 
 
@@ -337,24 +339,18 @@ class SqlAuditLog:
             for e in events
         ]
         for start in range(0, len(rows), _CHUNK):
-            await self._s.execute(insert(AuditEventRow), rows[start : start + _CHUNK])
+            await self._s.execute(insert(AUDIT_EVENTS), rows[start : start + _CHUNK])
 
     async def member_history(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[AuditEvent]:
         where = and_(
-            AuditEventRow.guild_id == guild_id,
-            AuditEventRow.user_id == user_id,
-            AuditEventRow.kind.in_(self._MEMBER_KINDS),
+            E.guild_id == guild_id,
+            E.user_id == user_id,
+            E.kind.in_(self._MEMBER_KINDS),
         )
         total = (await self._s.execute(select(func.count()).where(where))).scalar_one()
-        stmt = (
-            select(AuditEventRow.__table__)
-            .where(where)
-            .order_by(AuditEventRow.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+        stmt = select(AUDIT_EVENTS).where(where).order_by(E.id.desc()).offset(offset).limit(limit)
         rows = (await self._s.execute(stmt)).all()
         return Page([_event(r) for r in rows], total=total, offset=offset, limit=limit)
 
@@ -367,18 +363,12 @@ class SqlSettingsRepository:
     async def get(self, guild_id: int) -> GuildSettings:
         row = (
             await self._s.execute(
-                select(GuildSettingsRow.log_channel_id, GuildSettingsRow.role_drift).where(
-                    GuildSettingsRow.guild_id == guild_id
-                )
+                select(G.log_channel_id, G.role_drift).where(G.guild_id == guild_id)
             )
         ).first()
         log_channel, drift = (row[0], RoleDrift(row[1])) if row else (None, RoleDrift.REVERT)
         roles = (
-            await self._s.execute(
-                select(LevelRoleRow.role_id, LevelRoleRow.level).where(
-                    LevelRoleRow.guild_id == guild_id
-                )
-            )
+            await self._s.execute(select(L.role_id, L.level).where(L.guild_id == guild_id))
         ).all()
         return GuildSettings(
             guild_id=guild_id,
@@ -390,17 +380,15 @@ class SqlSettingsRepository:
 
     async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
         await self._s.execute(
-            delete(LevelRoleRow).where(
-                LevelRoleRow.guild_id == guild_id, LevelRoleRow.role_id == role_id
-            )
+            delete(LEVEL_ROLES).where(L.guild_id == guild_id, L.role_id == role_id)
         )
         if level is not None:
             await self._s.execute(
-                insert(LevelRoleRow).values(guild_id=guild_id, role_id=role_id, level=int(level))
+                insert(LEVEL_ROLES).values(guild_id=guild_id, role_id=role_id, level=int(level))
             )
 
     async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None:
-        stmt = dialect_insert(self._dialect, GuildSettingsRow.__table__).values(
+        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(
             guild_id=guild_id, role_drift=drift.value
         )
         await self._s.execute(
@@ -410,7 +398,7 @@ class SqlSettingsRepository:
         )
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
-        stmt = dialect_insert(self._dialect, GuildSettingsRow.__table__).values(
+        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(
             guild_id=guild_id, log_channel_id=channel_id
         )
         await self._s.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -93,7 +94,7 @@ class AwardRow(Base):
     __table_args__ = (
         UniqueConstraint("badge_id", "user_id"),
         Index("ix_awards_guild_user", "guild_id", "user_id", "awarded_at"),
-        Index("ix_awards_badge_awarded_at", "badge_id", "awarded_at"),
+        Index("ix_awards_badge_newest", "badge_id", "awarded_at", "user_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -192,3 +193,15 @@ class GateRow(Base):
     role_id: Mapped[int]
     everyone_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     role_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
+
+
+# The tables as Core objects, for statements that should not go through the ORM.
+BADGES = _table(BadgeRow)
+AWARDS = _table(AwardRow)
+AUDIT_EVENTS = _table(AuditEventRow)
+GUILD_SETTINGS = _table(GuildSettingsRow)
+LEVEL_ROLES = _table(LevelRoleRow)
