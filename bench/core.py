@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import os
 import random
@@ -41,6 +42,8 @@ GUILD = 1_000_000_000_000_001
 MEMBER_BASE = 100_000_000_000_000_000  # member i has Discord id MEMBER_BASE + i
 MOD = Actor(902, "mod", Level.MODERATOR)
 ZIPF_S = 0.8  # badge popularity ~ 1 / rank**s: the top badge of 1,000 gets ~6 % of awards
+LINKED = 3  # the least held badges are linked to a Discord role (awards queue role changes)
+ROLE_BASE = 900_000_000_000_000_000
 BATCH = 50_000
 AWARD_COLS = [c.name for c in AwardRow.__table__.columns]
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -122,7 +125,7 @@ def badge_rows(cfg: Config) -> list[dict[str, Any]]:
                 "icon": None,
                 "color": "#5865f2",
                 "is_active": True,
-                "role_id": None,
+                "role_id": ROLE_BASE + i if i >= cfg.badges - LINKED else None,
                 "awarded_count": counts[i],
                 "created_at": NOW - SPAN,
                 "updated_at": NOW - SPAN,
@@ -220,15 +223,28 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _fixtures(
-    database: Database, cfg: Config, rng: random.Random
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
-    """Badges by popularity, 500 held pairs to revoke and 500 free pairs to award (untimed)."""
+@dataclass
+class Fixtures:
+    """What the timed calls pick from, read before timing starts."""
+
+    badges: list[tuple[str, int]]  # (id, awarded_count), most held first
+    linked: list[str]  # badges linked to a role
+    to_revoke: list[tuple[str, int]]  # held (badge, member) pairs
+    to_award: list[tuple[str, int]]  # free (badge, member) pairs
+
+
+async def _fixtures(database: Database, cfg: Config, rng: random.Random) -> Fixtures:
+    """Badges by popularity, 500 held pairs to revoke and 500 free pairs to award."""
     async with database.engine.connect() as conn:
-        ranked = await conn.execute(
-            select(BadgeRow.id, BadgeRow.awarded_count).order_by(BadgeRow.awarded_count.desc())
-        )
+        ranked = (
+            await conn.execute(
+                select(BadgeRow.id, BadgeRow.awarded_count, BadgeRow.role_id).order_by(
+                    BadgeRow.awarded_count.desc()
+                )
+            )
+        ).all()
         badges = [(r.id, r.awarded_count) for r in ranked]
+        linked = [r.id for r in ranked if r.role_id is not None]
         held = await conn.execute(
             select(AwardRow.badge_id, AwardRow.user_id).order_by(func.random()).limit(500)
         )
@@ -240,7 +256,7 @@ async def _fixtures(
             free = (await conn.execute(select(AwardRow.id).where(*where))).first() is None
             if free and pair not in to_award:
                 to_award.append(pair)
-    return badges, to_revoke, to_award
+    return Fixtures(badges, linked, to_revoke, to_award)
 
 
 async def counts_consistent(database: Database) -> bool:
@@ -263,9 +279,11 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float, bool]:
     database = Database(cfg.url)
     service = BadgeService(database)
     try:
-        badges, to_revoke, to_award = await _fixtures(database, cfg, rng)
-        ids = [b for b, _ in badges]
-        big = badges[:10]
+        fx = await _fixtures(database, cfg, rng)
+        ids = [b for b, _ in fx.badges]
+        big = fx.badges[:10]
+        least_held = [b for b in reversed(ids) if b not in fx.linked]
+        bulk_n = min(10_000, cfg.members)
 
         def member() -> int:
             return MEMBER_BASE + rng.randrange(cfg.members)
@@ -274,7 +292,12 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float, bool]:
             await service.list_member_badges(GUILD, member())
 
         async def badge_page(_: int) -> None:
-            await service.list_badges(GUILD, offset=100 * rng.randrange(len(ids) // 100), limit=100)
+            await service.list_badges(
+                GUILD, offset=100 * rng.randrange(max(1, len(ids) // 100)), limit=100
+            )
+
+        async def whole_list(_: int) -> None:
+            await service.list_badges(GUILD, limit=len(ids))
 
         async def all_badges(_: int) -> None:
             for offset in range(0, len(ids), 100):
@@ -289,31 +312,44 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float, bool]:
             await service.list_holders(GUILD, badge_id, offset=offset, limit=100)
 
         async def award(i: int) -> None:
-            await service.award(MOD, GUILD, *to_award[i])
+            await service.award(MOD, GUILD, *fx.to_award[i])
 
         async def revoke(i: int) -> None:
-            await service.revoke(MOD, GUILD, *to_revoke[i])
+            await service.revoke(MOD, GUILD, *fx.to_revoke[i])
 
-        async def bulk(i: int) -> None:  # into the least held badges: nearly all are new
-            members = [MEMBER_BASE + m for m in rng.sample(range(cfg.members), 10_000)]
-            await service.bulk_award(MOD, GUILD, ids[-1 - i], members)
+        def bulk_into(targets: Sequence[str]) -> Callable[[int], Awaitable[None]]:
+            async def bulk(i: int) -> None:  # into little held badges: nearly all are new
+                members = [MEMBER_BASE + m for m in rng.sample(range(cfg.members), bulk_n)]
+                await service.bulk_award(MOD, GUILD, targets[i], members)
+
+            return bulk
 
         for i in range(50):  # warm the pool, the statement caches and the database cache
             await member_badges(i)
             await holders(i)
             await all_badges(i)
+        gc.collect()
+        gc.freeze()  # as the bot does once started (bot/app.py)
         before = rss_mib()
         results = [
             Result("list_member_badges, page of 25", await timed(2000, member_badges), 5),
             Result("list_badges, one page of 100", await timed(500, badge_page), 20),
-            Result(f"list_badges, all {len(ids)} (pages of 100)", await timed(50, all_badges), 20),
+            Result(f"list_badges, all {len(ids)} in one call", await timed(200, whole_list), 20),
+            Result(
+                f"list_badges, all {len(ids)} (pages of 100)", await timed(50, all_badges), None
+            ),
             Result("list_holders, top-10 badge, first page of 25", await timed(500, holders), None),
             Result(
                 "list_holders, top-10 badge, deep page of 100", await timed(200, deep_holders), None
             ),
-            Result("award (Moderator)", await timed(len(to_award), award), None),
-            Result("revoke (Moderator)", await timed(len(to_revoke), revoke), None),
-            Result("bulk_award 10,000 members (wall)", await timed(3, bulk), 2000),
+            Result("award (Moderator)", await timed(len(fx.to_award), award), None),
+            Result("revoke (Moderator)", await timed(len(fx.to_revoke), revoke), None),
+            Result(f"bulk_award {bulk_n:,} members", await timed(3, bulk_into(least_held)), 2000),
+            Result(
+                f"bulk_award {bulk_n:,} members, role-linked badge",
+                await timed(len(fx.linked), bulk_into(fx.linked)),
+                2000,
+            ),
         ]
         after = rss_mib()
         return results, before, after, await counts_consistent(database)
@@ -338,6 +374,7 @@ def main() -> None:
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             seconds, seed_rss = pool.submit(seed_process, cfg).result()
         print(f"seeded in {seconds:.1f} s (seed process peak RSS {seed_rss / 1024:.0f} MiB)\n")
+    load = os.getloadavg()[0]
     results, before, after, consistent = asyncio.run(measure(cfg))
     print("| operation | n | p50 ms | p99 ms | target | ok? |")
     print("|---|---:|---:|---:|---|---|")
@@ -348,6 +385,7 @@ def main() -> None:
         f"{after:.1f} MiB after (+{after - before:.1f} MiB)"
     )
     print(f"awarded_count matches the award rows of every badge: {'yes' if consistent else 'NO'}")
+    print(f"1-min load average: {load:.2f} before measuring, {os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":
