@@ -11,13 +11,14 @@ from bench.discord_emulator import use_emulator
 
 
 def test_rest_base_seam_exists_and_is_restored() -> None:
-    original = discord.http.Route.BASE
-    assert original.startswith("https://discord.com/api/v")
+    before = discord.http.Route.BASE
+    assert before.startswith("https://discord.com/api/v")
     with use_emulator("http://127.0.0.1:9/api/v10"):
         assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
         route = discord.http.Route("GET", "/users/@me")
         assert route.url == "http://127.0.0.1:9/api/v10/users/@me"
-    assert discord.http.Route.BASE == original
+    restored = discord.http.Route.BASE
+    assert restored == before
 
 
 def test_gateway_seam_exists() -> None:
