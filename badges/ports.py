@@ -98,7 +98,10 @@ class AwardRepository(Protocol):
 class RoleQueue(Protocol):
     """The durable queue (outbox) of role changes to apply in Discord."""
 
-    async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None: ...
+    async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None:
+        """Queue changes; each replaces a pending change of the same member and role."""
+        ...
+
     async def enqueue_for_holders(
         self,
         guild_id: int,
@@ -115,13 +118,23 @@ class RoleQueue(Protocol):
         """Pending changes whose time has come, oldest first."""
         ...
 
-    async def in_flight(self, guild_id: int, role_id: int) -> tuple[set[int], set[int]]:
-        """Members with a pending (add, remove) of the role."""
+    async def in_flight(
+        self, guild_id: int, role_id: int, user_id: int | None = None
+    ) -> tuple[set[int], set[int]]:
+        """Members (or just ``user_id``) with a pending (add, remove) of the role."""
         ...
 
     async def applied(self, change_id: int) -> None: ...
     async def retry_at(self, change_id: int, error: str, when: datetime) -> None: ...
     async def failed(self, change_id: int, error: str) -> None: ...
+    async def fail_role(self, guild_id: int, role_id: int, error: str) -> int:
+        """Fail every pending change of a role Discord will refuse; return how many."""
+        ...
+
+    async def retry_failed(self, guild_id: int, now: datetime) -> int:
+        """Queue the guild's failed changes again; return how many."""
+        ...
+
     async def failures(self, guild_id: int, limit: int) -> list[RoleChange]: ...
     async def counts(self, guild_id: int) -> tuple[int, int]:
         """(pending, permanently failed) changes of the guild."""

@@ -312,6 +312,7 @@ class BadgeService:
         clean_reason = validation.reason(reason)
         async with self._uow(write=True) as uow:
             badge = await self._badge(uow, guild_id, badge_id)
+            await self._refuse_while_gating(uow, badge, "delete it")
             ended = clean_reason or f"Badge '{badge.name}' was deleted"
             if badge.role_id is not None and badge.role_managed:
                 # the bot made this role for the badge: deleting it takes it from everyone
@@ -587,13 +588,7 @@ class BadgeService:
             badge = await self._badge(uow, guild_id, badge_id)
             if badge.role_id is None:
                 raise RoleConflict(f"'{badge.name}' has no linked role.")
-            gates = await uow.gates.of_badge(guild_id, badge.id)
-            if gates:
-                channels = ", ".join(f"<#{g.channel_id}>" for g in gates)
-                raise RoleConflict(
-                    f"'{badge.name}' opens {channels}: remove those gates first "
-                    "with /badge ungate, then unlink the role."
-                )
+            await self._refuse_while_gating(uow, badge, "unlink the role")
             queued = 0
             if remove_from_holders:
                 queued = await uow.role_queue.enqueue_for_holders(
@@ -662,10 +657,11 @@ class BadgeService:
                     f"'{badge.name}' has no role to open channels with: "
                     "link one first with /badge link-role."
                 )
-            if any(
-                g.badge_id == badge.id for g in await uow.gates.of_channel(guild_id, channel_id)
-            ):
+            others = await uow.gates.of_channel(guild_id, channel_id)
+            if any(g.badge_id == badge.id for g in others):
                 raise RoleConflict(f"<#{channel_id}> is already gated by '{badge.name}'.")
+            if others:  # @everyone was already hidden by the first gate: keep what it replaced
+                everyone_before = others[0].everyone_before
             gate = Gate(guild_id, badge.id, channel_id, badge.role_id, everyone_before, role_before)
             await uow.gates.add(gate)
             event = self._event(actor, EventKind.GATE_CHANGED, badge, after={"gated": channel_id})
@@ -740,39 +736,61 @@ class BadgeService:
         return diff
 
     async def reconcile_member(
-        self, guild_id: int, user_id: int, role_ids: set[int], *, joined: bool = False
+        self,
+        guild_id: int,
+        user_id: int,
+        role_ids: set[int],
+        *,
+        joined: bool = False,
+        settled: frozenset[int] = frozenset(),
     ) -> list[tuple[Badge, RoleDiff]]:
         """Bring one member's badge roles in line after a Discord event. A member who
-        (re)joins gets the roles of their badges back, whatever the drift mode."""
+        (re)joins gets the roles of their badges back, whatever the drift mode. ``settled``
+        are roles the bot itself just changed for this member: their echo is not drift."""
+        async with self._uow(write=False) as uow:  # most member events need nothing
+            if not await self._member_plan(uow, guild_id, user_id, role_ids, joined, settled):
+                return []
         async with self._uow(write=True) as uow:
-            linked = await uow.badges.linked(guild_id)
-            if not linked:
+            plans = await self._member_plan(uow, guild_id, user_id, role_ids, joined, settled)
+            if not plans:
                 return []
-            settings = await uow.settings.get(guild_id)
-            drift = RoleDrift.REVERT if joined else settings.role_drift
-            held = await uow.awards.badge_ids_of(guild_id, user_id)
-            results: list[tuple[Badge, RoleDiff]] = []
             events: list[NewEvent] = []
-            for badge in linked:
-                assert badge.role_id is not None
-                adding, removing = await uow.role_queue.in_flight(guild_id, badge.role_id)
-                diff = plan(
-                    {user_id} if badge.id in held else set(),
-                    {user_id} if badge.role_id in role_ids else set(),
-                    drift,
-                    adding=adding & {user_id},
-                    removing=removing & {user_id},
-                )
-                if joined:
-                    diff = RoleDiff(grant=diff.grant)
-                if not diff.empty:
-                    events.extend(await self._apply_diff(uow, badge, diff))
-                    results.append((badge, diff))
-            if not results:
-                return []
+            for badge, diff in plans:
+                events.extend(await self._apply_diff(uow, badge, diff))
             await self._commit(uow, events)
         await self._publish(events)
-        return results
+        return plans
+
+    async def _member_plan(
+        self,
+        uow: UnitOfWork,
+        guild_id: int,
+        user_id: int,
+        role_ids: set[int],
+        joined: bool,
+        settled: frozenset[int],
+    ) -> list[tuple[Badge, RoleDiff]]:
+        linked = [b for b in await uow.badges.linked(guild_id) if b.role_id not in settled]
+        if not linked:
+            return []
+        drift = RoleDrift.REVERT if joined else (await uow.settings.get(guild_id)).role_drift
+        held = await uow.awards.badge_ids_of(guild_id, user_id)
+        plans: list[tuple[Badge, RoleDiff]] = []
+        for badge in linked:
+            assert badge.role_id is not None
+            adding, removing = await uow.role_queue.in_flight(guild_id, badge.role_id, user_id)
+            diff = plan(
+                {user_id} if badge.id in held else set(),
+                {user_id} if badge.role_id in role_ids else set(),
+                drift,
+                adding=adding,
+                removing=removing,
+            )
+            if joined:
+                diff = RoleDiff(grant=diff.grant)
+            if not diff.empty:
+                plans.append((badge, diff))
+        return plans
 
     async def _apply_diff(self, uow: UnitOfWork, badge: Badge, diff: RoleDiff) -> list[NewEvent]:
         """Queue the role changes of a diff and record its adopted awards and revocations."""
@@ -846,6 +864,34 @@ class BadgeService:
             await self._commit(uow, events)
         await self._publish(events)
 
+    async def role_blocked(self, guild_id: int, role_id: int, error: str) -> int:
+        """Discord will refuse every change of this role until an admin fixes the cause: fail
+        them all at once (one log entry, no requests that count against the bot)."""
+        async with self._uow(write=True) as uow:
+            failed = await uow.role_queue.fail_role(guild_id, role_id, error[:1000])
+            if not failed:
+                return 0
+            event = NewEvent(
+                guild_id=guild_id,
+                kind=EventKind.ROLE_SYNC_FAILED,
+                actor_id=DISCORD.user_id,
+                actor_name=DISCORD.display_name,
+                at=self._clock(),
+                reason=error[:500],
+                after={"role_id": role_id, "changes": failed},
+            )
+            await self._commit(uow, [event])
+        await self._publish([event])
+        return failed
+
+    async def retry_failed_role_changes(self, actor: Actor, guild_id: int) -> int:
+        """Queue the guild's failed role changes again (after the cause was fixed)."""
+        authorize(actor, Operation.AWARD)
+        async with self._uow(write=True) as uow:
+            retried = await uow.role_queue.retry_failed(guild_id, self._clock())
+            await uow.commit()
+        return retried
+
     async def role_sync_status(
         self, guild_id: int, *, failures: int = 10
     ) -> tuple[int, int, list[RoleChange]]:
@@ -872,6 +918,16 @@ class BadgeService:
             cleared = await uow.role_queue.clear_failures(guild_id)
             await uow.commit()
         return cleared
+
+    async def _refuse_while_gating(self, uow: UnitOfWork, badge: Badge, then: str) -> None:
+        """Gated channels would stay hidden from everyone: they must be ungated first."""
+        gates = await uow.gates.of_badge(badge.guild_id, badge.id)
+        if gates:
+            channels = ", ".join(f"<#{g.channel_id}>" for g in gates)
+            raise RoleConflict(
+                f"'{badge.name}' opens {channels}: remove those gates first "
+                f"with /badge ungate, then {then}."
+            )
 
     async def _queue_role(
         self,

@@ -15,10 +15,10 @@ from discord.utils import format_dt
 from badges.model import AuditEvent, Award, Badge, EventKind, GuildSettings, MemberBadge, NewEvent
 
 DEFAULT_COLOUR = discord.Colour.blurple()
-BADGES_PER_PAGE = 10  # member badges: one field each
+BADGES_PER_PAGE = 6  # member badges: one field each, up to ~800 characters with a reason
 LIST_PER_PAGE = 15
 HOLDERS_PER_PAGE = 20
-HISTORY_PER_PAGE = 10
+HISTORY_PER_PAGE = 6
 
 
 def colour(badge: Badge) -> discord.Colour:

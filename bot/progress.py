@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 import discord
 
 from bot.role_sync import RoleSyncWorker
+
+log = logging.getLogger(__name__)
 
 BAR = 20
 UPDATE_EVERY = 2.0  # seconds between edits of the reply: well under Discord's limits
@@ -40,7 +43,21 @@ async def follow(
     total: int,
     summary: str,
 ) -> None:
-    """Edit the reply with the sync's progress until nothing of it is pending."""
+    """Edit the reply with the sync's progress until nothing of it is pending. The change it
+    reports on is done already: a failure here is logged, never reported as the command's."""
+    try:
+        await _follow(interaction, worker, pending, total, summary)
+    except Exception:
+        log.exception("following the role sync of a bulk change failed")
+
+
+async def _follow(
+    interaction: discord.Interaction,
+    worker: RoleSyncWorker,
+    pending: Callable[[], Awaitable[int]],
+    total: int,
+    summary: str,
+) -> None:
     started = time.monotonic()
     while True:
         left = await pending()

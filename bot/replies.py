@@ -62,8 +62,10 @@ async def within_budget(
 
 
 async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
-    """The reply: completes a deferred response or responds directly."""
+    """The reply: completes a deferred response or responds directly. Later messages of a
+    reply keep the privacy it was deferred with."""
     if interaction.response.is_done():
+        kwargs.setdefault("ephemeral", interaction.extras.get(_EPHEMERAL, False))
         await interaction.followup.send(**kwargs)
     else:
         await interaction.response.send_message(**kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 50
+ECHO_WINDOW = 60.0  # seconds during which a member update may echo our own role change
 MAX_BACKOFF = 600.0
 # Discord error codes after which a change can never succeed as asked.
 UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_ROLE = 10004, 10007, 10011
@@ -47,6 +49,7 @@ class RoleSyncWorker:
         self.paused = False
         self.paused_guilds: set[int] = set()
         self.applied = 0
+        self._recent: dict[tuple[int, int], dict[tuple[int, RoleAction], float]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -67,7 +70,12 @@ class RoleSyncWorker:
     @tasks.loop(seconds=30)
     async def sweep(self) -> None:
         """Pick up changes whose retry time has come, and anything a crash left behind."""
-        for guild_id in await self.service.guilds_with_due_role_changes():
+        try:
+            due = await self.service.guilds_with_due_role_changes()
+        except Exception:  # a database hiccup must not end the loop for good
+            log.exception("role sync sweep failed; trying again at the next one")
+            return
+        for guild_id in due:
             if self.bot.get_guild(guild_id) is not None:
                 self.kick(guild_id)
 
@@ -84,6 +92,31 @@ class RoleSyncWorker:
             return
         task = asyncio.create_task(self._drain(guild_id), name=f"role-sync-{guild_id}")
         self._drains[guild_id] = task
+
+    def echoes(self, guild_id: int, user_id: int, role_ids: set[int]) -> frozenset[int]:
+        """Roles whose state in a member update is what this worker itself set in the last
+        minute: the event is our own echo, not a hand edit (a hand edit in the other
+        direction still counts)."""
+        now = time.monotonic()
+        recent = self._recent.get((guild_id, user_id), {})
+        return frozenset(
+            role_id
+            for (role_id, action), at in recent.items()
+            if now - at < ECHO_WINDOW and (role_id in role_ids) == (action is RoleAction.ADD)
+        )
+
+    def _remember(self, change: RoleChange) -> None:
+        if change.user_id is None:
+            return
+        now = time.monotonic()
+        if len(self._recent) > 10_000:  # forget old entries now and then
+            self._recent = {
+                key: actions
+                for key, actions in self._recent.items()
+                if any(now - at < ECHO_WINDOW for at in actions.values())
+            }
+        actions = self._recent.setdefault((change.guild_id, change.user_id), {})
+        actions[(change.role_id, change.action)] = now
 
     @property
     def busy(self) -> bool:
@@ -121,17 +154,19 @@ class RoleSyncWorker:
             # a guild the bot leaves has its queue dropped (on_guild_remove)
             self.paused_guilds.add(guild_id)
             return
-        refused: dict[str, list[RoleChange]] = {}
+        blocked: set[int] = set()
         for change in changes:
             if self.paused:
                 break
+            if change.role_id in blocked:
+                continue
             problem = self._precheck(guild, change)
             if problem is not None:
-                refused.setdefault(problem, []).append(change)
-            else:
-                await self._apply(change)
-        for problem, failed in refused.items():
-            await self.service.role_changes_failed(failed, problem)
+                # nothing of this role can work until an admin acts: stop asking Discord
+                await self.service.role_blocked(guild_id, change.role_id, problem)
+                blocked.add(change.role_id)
+            elif not await self._apply(change):
+                blocked.add(change.role_id)
 
     def _precheck(self, guild: discord.Guild, change: RoleChange) -> str | None:
         if change.action is RoleAction.DELETE_ROLE:
@@ -141,7 +176,8 @@ class RoleSyncWorker:
             return None  # Discord will say 10011; a removal of a deleted role is done
         return role_problem(guild, role)
 
-    async def _apply(self, change: RoleChange) -> None:
+    async def _apply(self, change: RoleChange) -> bool:
+        """Apply one change; False when Discord refused in a way that blocks its role."""
         http = self.bot.http
         reason = f"badgebot: {change.reason}" if change.reason else "badgebot"
         try:
@@ -156,24 +192,30 @@ class RoleSyncWorker:
             else:
                 await http.delete_role(change.guild_id, change.role_id, reason=reason)
         except discord.HTTPException as exc:
-            await self._handle_failure(change, exc)
-            return
+            return await self._handle_failure(change, exc)
+        self._remember(change)
         await self.service.role_change_applied(change.id)
         self.applied += 1
+        return True
 
-    async def _handle_failure(self, change: RoleChange, exc: discord.HTTPException) -> None:
+    async def _handle_failure(self, change: RoleChange, exc: discord.HTTPException) -> bool:
         if exc.status == 429 or exc.status >= 500:
             delay = backoff(change.attempts)
             log.warning("role change %s: %s; retrying in %.0fs", change.id, exc, delay)
             await self.service.role_change_retry(change.id, f"{exc.status} {exc.text}", delay)
-            return
+            return True
         if exc.code == UNKNOWN_MEMBER or (
             exc.code == UNKNOWN_ROLE and change.action is not RoleAction.ADD
         ):
             # the member left (a rejoin restores their roles) or the role is already gone
             await self.service.role_change_applied(change.id)
-            return
+            return True
+        if exc.status in (401, 403) or exc.code == UNKNOWN_ROLE:
+            # refusals count toward Discord's invalid-request ban: stop the whole role
+            await self.service.role_blocked(change.guild_id, change.role_id, _explain(exc))
+            return False
         await self.service.role_changes_failed([change], _explain(exc))
+        return True
 
 
 def _explain(exc: discord.HTTPException) -> str:

@@ -21,7 +21,7 @@ from badges.permissions import Level, Operation, authorize
 from badges.service import UNSET
 from bot import embeds
 from bot.replies import UserFacingError, defer, send, within_budget
-from bot.role_checks import manage_roles_problem, role_limit_problem, role_problem
+from bot.role_checks import grant_problem, manage_roles_problem, role_limit_problem, role_problem
 from bot.views import ask, send_pages
 from cogs.options import BadgeArg, cleared
 from cogs.role_commands import RoleCommands
@@ -94,7 +94,12 @@ class BadgeCog(
         assert guild is not None
         if role is not None and create_role:
             raise UserFacingError("Give either `role` or `create_role`, not both.")
-        if role is not None and (problem := role_problem(guild, role)):
+        if role is not None and (
+            problem := role_problem(guild, role)
+            or grant_problem(
+                role, interaction.user, actor, await self.bot.guild_settings.get(guild.id)
+            )
+        ):
             raise UserFacingError(problem)
         if create_role and (problem := manage_roles_problem(guild) or role_limit_problem(guild)):
             raise UserFacingError(problem)
@@ -314,6 +319,7 @@ class BadgeCog(
                 "@everyone cannot be given a level: that would make every member "
                 f"a {level.level.label}. Pick a specific role."
             )
+        await defer(interaction, ephemeral=True)
         settings = await self.service.set_role_level(
             actor, _guild(interaction), role.id, level.level
         )
@@ -331,6 +337,7 @@ class BadgeCog(
         current = await self.service.get_settings(_guild(interaction))
         if role.id not in current.role_levels():
             raise UserFacingError(f"{role.mention} does not grant a level; nothing to unset.")
+        await defer(interaction, ephemeral=True)
         settings = await self.service.unset_role(actor, _guild(interaction), role.id)
         await send(
             interaction,
@@ -344,7 +351,8 @@ class BadgeCog(
         mode="revert: the bot undoes hand edits; adopt: they award or revoke the badge"
     )
     async def config_role_drift(self, interaction: discord.Interaction, mode: RoleDrift) -> None:
-        actor = await self.bot.actor(interaction)
+        actor = await self.bot.actor(interaction, Operation.CONFIGURE)
+        await defer(interaction, ephemeral=True)
         await self.service.set_role_drift(actor, _guild(interaction), mode)
         text = (
             "A badge role given by hand now awards the badge (by Discord), and removing it "
@@ -377,6 +385,7 @@ class BadgeCog(
                     f"I cannot post in {channel.mention}: I need {', '.join(missing)} there. "
                     "Grant it in the channel's permissions, then run this again."
                 )
+        await defer(interaction, ephemeral=True)
         await self.service.set_log_channel(
             actor, _guild(interaction), None if channel is None else channel.id
         )

@@ -20,8 +20,8 @@ from bot import embeds
 from bot.doctor import diagnose
 from bot.members import role_member_ids
 from bot.progress import follow
-from bot.replies import UserFacingError, defer, send, send_lines
-from bot.role_checks import role_problem
+from bot.replies import UserFacingError, defer, send, send_lines, within_budget
+from bot.role_checks import grant_problem, role_problem
 from bot.views import ask
 from cogs.options import BadgeArg
 
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 GateChannel = (
     discord.TextChannel | discord.VoiceChannel | discord.ForumChannel | discord.CategoryChannel
 )
-_ID_RE = re.compile(r"<@!?(\d{15,21})>|\b(\d{15,21})\b")
+# member mentions, or bare ids that are not part of a channel, role or emoji mention
+_ID_RE = re.compile(r"<@!?(\d{15,21})>|(?<![#&:\d])\b(\d{15,21})\b(?!>)")
 MAX_LIST_BYTES = 512 * 1024
 
 
@@ -58,6 +59,23 @@ def _as_discord(overwrite: Overwrite) -> discord.PermissionOverwrite:
     )
 
 
+async def _restore(
+    channel: GateChannel,
+    target: discord.Role | discord.Member,
+    before: Overwrite | None,
+    reason: str,
+    *,
+    quiet: bool = True,
+) -> None:
+    """Put back a target's overwrite as it was (none, if it had none)."""
+    overwrite = None if before is None else _as_discord(before)
+    try:
+        await channel.set_permissions(target, overwrite=overwrite, reason=reason)
+    except discord.HTTPException:
+        if not quiet:
+            raise
+
+
 class RoleCommands(commands.Cog):
     """Sub-commands of /badge about roles; mixed into the /badge group cog."""
 
@@ -78,13 +96,17 @@ class RoleCommands(commands.Cog):
     ) -> None:
         actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self._guild(interaction)
-        if problem := role_problem(guild, role):
+        settings = await self.bot.guild_settings.get(guild.id)
+        if problem := role_problem(guild, role) or grant_problem(
+            role, interaction.user, actor, settings
+        ):
             raise UserFacingError(problem)
         await defer(interaction, ephemeral=True)
         linked, queued = await self.service.link_role(actor, guild.id, badge.id, role.id)
         text = f"**{embeds.label(linked)}** is linked to {role.mention}."
         if queued:
             text += f" Giving the role to {embeds.plural(queued, 'holder')}…"
+        text += await self._others_with_role(actor, guild, linked, role)
         await send(interaction, content=text)
         if queued:
             await follow(
@@ -94,6 +116,23 @@ class RoleCommands(commands.Cog):
                 queued,
                 text,
             )
+
+    async def _others_with_role(
+        self, actor: Actor, guild: discord.Guild, badge: Badge, role: discord.Role
+    ) -> str:
+        """A warning when members already have the role without the badge."""
+        members = await role_member_ids(self.bot.intents, guild, role)
+        if not members:
+            return ""
+        diff = await self.service.reconcile_badge(actor, guild.id, badge.id, members, dry_run=True)
+        if diff.remove:
+            who = embeds.members_who(len(diff.remove), "has", "have")
+            return (
+                f"\n⚠️ {who} {role.mention} without the badge: the next sync takes it from "
+                "them. Give them the badge with /badge award-role first, or set "
+                "/badge config role-drift to adopt."
+            )
+        return ""
 
     async def create_linked_role(
         self, guild: discord.Guild, name: str, color: str | None
@@ -156,26 +195,32 @@ class RoleCommands(commands.Cog):
         if any(g.channel_id == channel.id for g in await self.service.gates(guild.id, badge.id)):
             raise UserFacingError(f"{channel.mention} is already gated by **{badge.name}**.")
         await defer(interaction, ephemeral=True)
-        everyone_before = _overwrite(channel, guild.default_role)
-        role_before = _overwrite(channel, role)
+        everyone, me = guild.default_role, guild.me
+        before = {t: _overwrite(channel, t) for t in (me, role, everyone)}
         reason = f"badgebot: only holders of {badge.name} see this channel"
-        hidden = channel.overwrites_for(guild.default_role)
-        hidden.update(view_channel=False)
-        opened = channel.overwrites_for(role)
-        opened.update(view_channel=True)
-        me = channel.overwrites_for(guild.me)
-        me.update(view_channel=True)  # the bot must keep seeing the channel it manages
-        await channel.set_permissions(guild.me, overwrite=me, reason=reason)
-        await channel.set_permissions(role, overwrite=opened, reason=reason)
-        await channel.set_permissions(guild.default_role, overwrite=hidden, reason=reason)
-        await self.service.add_gate(
-            actor,
-            guild.id,
-            badge.id,
-            channel.id,
-            everyone_before=everyone_before,
-            role_before=role_before,
-        )
+        changes: list[tuple[discord.Role | discord.Member, bool]] = [
+            (me, True),  # the bot must keep seeing the channel it manages
+            (role, True),
+            (everyone, False),  # last: nobody loses the channel before the role has it
+        ]
+        try:
+            for target, visible in changes:
+                overwrite = channel.overwrites_for(target)
+                overwrite.update(view_channel=visible)
+                await channel.set_permissions(target, overwrite=overwrite, reason=reason)
+            await self.service.add_gate(
+                actor,
+                guild.id,
+                badge.id,
+                channel.id,
+                everyone_before=before[everyone],
+                role_before=before[role],
+            )
+        except BaseException:
+            # a failed command changes nothing: put back what this one changed
+            for target, _ in reversed(changes):
+                await _restore(channel, target, before[target], reason)
+            raise
         await send(
             interaction,
             content=f"{channel.mention} is now visible only to holders of "
@@ -192,24 +237,18 @@ class RoleCommands(commands.Cog):
         if not channel.permissions_for(guild.me).manage_roles:
             raise UserFacingError(f"I need Manage Permissions in {channel.mention} to restore it.")
         await defer(interaction, ephemeral=True)
-        gate, remaining = await self.service.remove_gate(actor, guild.id, badge.id, channel.id)
+        gates = [g for g in await self.service.gates(guild.id) if g.channel_id == channel.id]
+        gate = next((g for g in gates if g.badge_id == badge.id), None)
+        if gate is None:
+            raise UserFacingError(f"{channel.mention} is not gated by '{badge.name}'.")
+        remaining = [g for g in gates if g is not gate]
         reason = f"badgebot: {badge.name} no longer gates this channel"
-        role = guild.get_role(gate.role_id)
-        if role is not None:
-            if gate.role_before is None:
-                await channel.set_permissions(role, overwrite=None, reason=reason)
-            else:
-                await channel.set_permissions(
-                    role, overwrite=_as_discord(gate.role_before), reason=reason
-                )
+        # Discord first: if it refuses, the gate stays recorded and can be ungated again
+        if (role := guild.get_role(gate.role_id)) is not None:
+            await _restore(channel, role, gate.role_before, reason, quiet=False)
         if not remaining:
-            everyone = guild.default_role
-            if gate.everyone_before is None:
-                await channel.set_permissions(everyone, overwrite=None, reason=reason)
-            else:
-                await channel.set_permissions(
-                    everyone, overwrite=_as_discord(gate.everyone_before), reason=reason
-                )
+            await _restore(channel, guild.default_role, gate.everyone_before, reason, quiet=False)
+        await self.service.remove_gate(actor, guild.id, badge.id, channel.id)
         text = f"{channel.mention} is no longer gated by **{embeds.label(badge)}**."
         if remaining:
             text += f" It stays hidden: {embeds.plural(len(remaining), 'other badge')} gate it."
@@ -233,6 +272,10 @@ class RoleCommands(commands.Cog):
             raise UserFacingError("No badge has a linked role: link one with /badge link-role.")
         await defer(interaction, ephemeral=True)
         lines = []
+        if not dry_run and (
+            retried := await self.service.retry_failed_role_changes(actor, guild.id)
+        ):
+            lines.append(f"Queued {embeds.plural(retried, 'failed role change')} again.")
         for item in badges:
             lines.append(await self._sync_one(actor, guild, item, dry_run=dry_run))
         if not dry_run:
@@ -318,7 +361,8 @@ class RoleCommands(commands.Cog):
         if file is not None:
             if file.size > MAX_LIST_BYTES:
                 raise UserFacingError("That file is over 512 KB: split the list.")
-            text += "\n" + (await file.read()).decode("utf-8", errors="replace")
+            data = await within_budget(interaction, file.read(), ephemeral=False)
+            text += "\n" + data.decode("utf-8", errors="replace")
         ids = parse_member_ids(text)
         if not ids:
             raise UserFacingError(

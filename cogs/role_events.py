@@ -89,7 +89,8 @@ class RoleEventsCog(commands.Cog):
         if {r.id for r in before.roles} == {r.id for r in after.roles}:
             return
         roles = {r.id for r in after.roles}
-        if await self.service.reconcile_member(after.guild.id, after.id, roles):
+        ours = self.bot.role_sync.echoes(after.guild.id, after.id, roles)
+        if await self.service.reconcile_member(after.guild.id, after.id, roles, settled=ours):
             self.bot.role_sync.kick(after.guild.id)
 
     @commands.Cog.listener()

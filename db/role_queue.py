@@ -36,7 +36,29 @@ class SqlRoleQueue:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
+    async def _supersede(self, guild_id: int, role_id: int, user_ids: Sequence[int]) -> None:
+        """A new change for a member and role replaces a pending one: adding and removing a
+        role state what the member should have, so only the latest counts. (Without this a
+        retried add could land after a later remove.)"""
+        for start in range(0, len(user_ids), _CHUNK):
+            await self._s.execute(
+                delete(RoleChangeRow).where(
+                    RoleChangeRow.guild_id == guild_id,
+                    RoleChangeRow.role_id == role_id,
+                    RoleChangeRow.status == PENDING,
+                    RoleChangeRow.user_id.in_(user_ids[start : start + _CHUNK]),
+                )
+            )
+
     async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None:
+        by_role: dict[tuple[int, int], list[int]] = {}
+        for c in changes:
+            if c.action is RoleAction.DELETE_ROLE:
+                await self.cancel_role(c.guild_id, c.role_id)
+            elif c.user_id is not None:
+                by_role.setdefault((c.guild_id, c.role_id), []).append(c.user_id)
+        for (guild_id, role_id), user_ids in by_role.items():
+            await self._supersede(guild_id, role_id, user_ids)
         rows = [
             {
                 "guild_id": c.guild_id,
@@ -76,6 +98,18 @@ class SqlRoleQueue:
             literal(now, RoleChangeRow.created_at.type).label("created_at"),
             literal(now, RoleChangeRow.next_attempt_at.type).label("next_attempt_at"),
         ).where(AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id)
+        await self._s.execute(
+            delete(RoleChangeRow).where(
+                RoleChangeRow.guild_id == guild_id,
+                RoleChangeRow.role_id == role_id,
+                RoleChangeRow.status == PENDING,
+                RoleChangeRow.user_id.in_(
+                    select(AwardRow.user_id).where(
+                        AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id
+                    )
+                ),
+            )
+        )
         columns = [
             "guild_id", "role_id", "action", "user_id", "badge_id", "reason",
             "status", "attempts", "created_at", "next_attempt_at",
@@ -96,12 +130,16 @@ class SqlRoleQueue:
         )
         return [_change(r) for r in (await self._s.execute(stmt)).all()]
 
-    async def in_flight(self, guild_id: int, role_id: int) -> tuple[set[int], set[int]]:
+    async def in_flight(
+        self, guild_id: int, role_id: int, user_id: int | None = None
+    ) -> tuple[set[int], set[int]]:
         stmt = select(RoleChangeRow.user_id, RoleChangeRow.action).where(
             RoleChangeRow.guild_id == guild_id,
             RoleChangeRow.role_id == role_id,
             RoleChangeRow.status == PENDING,
-            RoleChangeRow.user_id.is_not(None),
+            RoleChangeRow.user_id.is_not(None)
+            if user_id is None
+            else RoleChangeRow.user_id == user_id,
         )
         adding: set[int] = set()
         removing: set[int] = set()
@@ -126,6 +164,26 @@ class SqlRoleQueue:
             .where(RoleChangeRow.id == change_id)
             .values(attempts=RoleChangeRow.attempts + 1, error=error, status=FAILED)
         )
+
+    async def fail_role(self, guild_id: int, role_id: int, error: str) -> int:
+        result = await self._s.execute(
+            update(RoleChangeRow)
+            .where(
+                RoleChangeRow.guild_id == guild_id,
+                RoleChangeRow.role_id == role_id,
+                RoleChangeRow.status == PENDING,
+            )
+            .values(attempts=RoleChangeRow.attempts + 1, error=error, status=FAILED)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def retry_failed(self, guild_id: int, now: datetime) -> int:
+        result = await self._s.execute(
+            update(RoleChangeRow)
+            .where(RoleChangeRow.guild_id == guild_id, RoleChangeRow.status == FAILED)
+            .values(status=PENDING, error=None, next_attempt_at=now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def failures(self, guild_id: int, limit: int) -> list[RoleChange]:
         stmt = (

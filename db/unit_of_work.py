@@ -52,10 +52,11 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._lock is not None:
             await self._lock.acquire()
+        session = self._sessions()
         try:
-            session = self._sessions()
             await session.connection(execution_options=self._options)
         except BaseException:
+            await _close(session)
             if self._lock is not None:
                 self._lock.release()
             raise
@@ -75,14 +76,21 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._session is not None
+        session, self._session = self._session, None
         try:
-            await self._session.rollback()  # no-op after a commit
-            await self._session.close()
+            await _close(session)  # rolls back what was not committed
         finally:
-            self._session = None
             if self._lock is not None:
                 self._lock.release()
 
     async def commit(self) -> None:
         assert self._session is not None
         await self._session.commit()
+
+
+async def _close(session: AsyncSession) -> None:
+    """Roll back and give the connection back, even if the rollback fails or is cancelled."""
+    try:
+        await session.rollback()
+    finally:
+        await asyncio.shield(session.close())

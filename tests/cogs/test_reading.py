@@ -137,7 +137,7 @@ async def test_member_badges_paginate_and_only_the_caller_turns_pages(world: Wor
     res = await world.alice.slash(world.general, "badges")
     assert res.response is not None
     assert embed_of(res).footer.text == "Page 1 of 2 · 12 badges"
-    assert len(embed_of(res).fields) == 10
+    assert len(embed_of(res).fields) == 6
     refused = await world.bob.click(res.response, label="Next ▶")
     assert refused.ephemeral
     assert text_of(refused) == (
@@ -145,7 +145,7 @@ async def test_member_badges_paginate_and_only_the_caller_turns_pages(world: Wor
     )
     turned = await world.alice.click(res.response, label="Next ▶")
     assert embed_of(turned).footer.text == "Page 2 of 2 · 12 badges"
-    assert len(embed_of(turned).fields) == 2
+    assert len(embed_of(turned).fields) == 6
 
 
 async def test_history_for_moderators_shows_awards_and_revocations(world: World) -> None:

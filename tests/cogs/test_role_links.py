@@ -181,3 +181,50 @@ async def test_linking_without_manage_roles_says_how_to_fix_it(world: World) -> 
     )
     res = await world.admin.slash(world.general, "badge create", name="VIP", create_role=True)
     assert text_of(res).startswith("I need the **Manage Roles** permission")
+
+
+async def test_a_role_with_power_needs_a_super_admin_to_link(world: World) -> None:
+    boss = world.guild.create_role("Boss", permissions=discord.Permissions(ban_members=True))
+    await world.env.settle()
+    await world.admin.slash(world.general, "badge create", name="Crown")
+    res = await world.admin.slash(world.general, "badge link-role", badge="crown", role=boss)
+    assert res.ephemeral
+    assert text_of(res) == (
+        f"<@&{boss.id}> carries moderation permissions (Ban Members): only the owner or an "
+        "Administrator can link it to a badge."
+    )
+    res = await world.admin.slash(world.general, "badge create", name="Crown 2", role=boss)
+    assert text_of(res).startswith(f"<@&{boss.id}> carries moderation permissions")
+    res = await world.owner.slash(world.general, "badge link-role", badge="crown", role=boss)
+    assert text_of(res).startswith("**Crown** is linked to")
+
+
+async def test_only_roles_below_your_own_can_be_linked(world: World) -> None:
+    # the Admins role sits above Helpers; a role above Admins is out of the admin's reach
+    above = world.guild.create_role("Veterans")
+    await world.env.settle()
+    guild = world.bot.get_guild(world.guild.id)
+    assert guild is not None
+    admins = discord.utils.get(guild.roles, name="Admins")
+    assert admins is not None
+    role = guild.get_role(above.id)
+    assert role is not None
+    await role.edit(position=admins.position)
+    await world.env.settle()
+    await world.admin.slash(world.general, "badge create", name="Vet")
+    res = await world.admin.slash(world.general, "badge link-role", badge="vet", role=above)
+    assert text_of(res) == (
+        f"<@&{above.id}> is not below your highest role: you can only link roles you could "
+        "give in Discord yourself."
+    )
+
+
+async def test_a_level_role_cannot_back_a_badge(world: World) -> None:
+    await world.admin.slash(
+        world.general, "badge config set-role", level="moderator", role=world.helpers
+    )
+    await world.admin.slash(world.general, "badge create", name="Helper")
+    res = await world.admin.slash(
+        world.general, "badge link-role", badge="helper", role=world.helpers
+    )
+    assert text_of(res).startswith(f"<@&{world.helpers.id}> grants a badge-system level")

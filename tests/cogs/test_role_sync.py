@@ -264,3 +264,56 @@ async def test_award_many_handles_thousands_from_a_file(world: World) -> None:
     )
     assert text_of(res) == "**Attendee**: 3000 members awarded, 0 already held it."
     assert (await world.bot.service.find_badge(world.guild.id, "attendee")).awarded_count == 3000
+
+
+async def test_discord_refusing_a_change_blocks_its_role_after_one_request(world: World) -> None:
+    await world.admin.slash(world.general, "badge create", name="Helper")
+    badge = await world.bot.service.find_badge(world.guild.id, "helper")
+    moderator = Actor(world.mod.id, "moduser", Level.MODERATOR)
+    world.bot.role_sync.paused = True
+    await world.bot.service.bulk_award(
+        moderator, world.guild.id, badge.id, range(10**17, 10**17 + 20)
+    )
+    admin = Actor(world.admin.id, "adminuser", Level.ADMIN)
+    await world.bot.service.link_role(admin, world.guild.id, badge.id, world.helpers.id)
+    world.env.inject_error("PUT", "/guilds/*/members/*/roles/*", status=403, code=50013, times=100)
+    before = len(world.env.http_requests)
+    world.bot.role_sync.start()
+    world.bot.role_sync.kick(world.guild.id)
+    await world.bot.role_sync.wait_idle()
+    puts = [r for r in world.env.http_requests[before:] if r.method == "PUT"]
+    assert len(puts) == 1  # one refusal, then no more requests for that role
+    pending, failed, _ = await world.bot.service.role_sync_status(world.guild.id)
+    assert (pending, failed) == (0, 20)
+
+
+async def test_sync_queues_failed_changes_again(world: World) -> None:
+    await _linked(world)
+    await world.bot.service.role_blocked(world.guild.id, world.helpers.id, "was broken")
+    world.bot.role_sync.paused = True
+    await world.mod.slash(world.general, "badge award", badge="helper", member=world.alice)
+    await world.bot.service.role_blocked(world.guild.id, world.helpers.id, "was broken")
+    world.bot.role_sync.start()
+    res = await world.mod.slash(world.general, "badge sync")
+    assert text_of(res).startswith("Sync:\nQueued 1 failed role change again.")
+    await world.env.settle()
+    assert world.helpers.id in await role_ids(world, world.alice)
+
+
+async def test_a_long_sync_report_stays_private(world: World) -> None:
+    guild = world.bot.get_guild(world.guild.id)
+    assert guild is not None
+    admin = Actor(world.owner.id, "owner", Level.SUPER_ADMIN)
+    for i in range(30):
+        role = world.guild.create_role(f"Club {i:02d} " + "x" * 40)
+        await world.env.settle()
+        badge = await world.bot.service.create_badge(
+            admin, world.guild.id, name=f"Club {i:02d} " + "y" * 60
+        )
+        await world.bot.service.link_role(admin, world.guild.id, badge.id, role.id)
+    res = await world.mod.slash(world.general, "badge sync", dry_run=True)
+    messages = [m for m in [res.response, *res.followups] if m is not None]
+    assert len(messages) >= 2
+    assert all(m.ephemeral for m in messages)
+    assert all(len(m.content or "") <= 2000 for m in messages)
+    assert world.general.history(viewer=world.alice) == []

@@ -31,8 +31,41 @@ async def test_award_and_revoke_queue_role_changes_in_the_same_transaction(
 ) -> None:
     badge_id = await _linked(service)
     await service.award(MOD, GUILD, badge_id, 11)
+    await service.award(MOD, GUILD, badge_id, 12)
+    assert await _queue(service) == [("add", 11), ("add", 12)]
     await service.revoke(MOD, GUILD, badge_id, 11)
-    assert await _queue(service) == [("add", 11), ("remove", 11)]
+    # the removal replaces the add still pending for that member: only the latest counts
+    assert await _queue(service) == [("add", 12), ("remove", 11)]
+
+
+async def test_a_retried_add_cannot_land_after_a_later_revoke(service: BadgeService) -> None:
+    badge_id = await _linked(service)
+    await service.award(MOD, GUILD, badge_id, 11)
+    (add,) = await service.role_changes_due(GUILD)
+    await service.role_change_retry(add.id, "503", delay=5)  # Discord hiccup: later
+    await service.revoke(MOD, GUILD, badge_id, 11)
+    assert await _queue(service) == [("remove", 11)]
+    assert (await service.role_sync_status(GUILD))[0] == 1  # the retried add is gone
+
+
+async def test_a_blocked_role_fails_all_its_changes_at_once_and_can_be_retried(
+    service: BadgeService,
+) -> None:
+    badge_id = await _linked(service, range(1, 6))
+    seen = []
+
+    async def listener(events):  # type: ignore[no-untyped-def]
+        seen.extend(events)
+
+    service.subscribe(listener)
+    assert await service.role_blocked(GUILD, ROLE, "above my highest role") == 5
+    assert [e.kind for e in seen] == [EventKind.ROLE_SYNC_FAILED]
+    assert (await service.role_sync_status(GUILD))[:2] == (0, 5)
+    with pytest.raises(Forbidden):
+        await service.retry_failed_role_changes(MEMBER, GUILD)
+    assert await service.retry_failed_role_changes(MOD, GUILD) == 5
+    assert len(await _queue(service)) == 5
+    assert badge_id
 
 
 async def test_a_badge_without_role_queues_nothing(service: BadgeService) -> None:
@@ -212,6 +245,31 @@ async def test_role_deleted_in_discord_unlinks_the_badge(service: BadgeService) 
     assert (await service.get_badge(GUILD, badge_id)).role_id is None
     assert await _queue(service) == []
     assert await service.role_deleted(GUILD, ROLE) is None
+
+
+async def test_a_second_gate_keeps_what_the_first_replaced(service: BadgeService) -> None:
+    first = await _linked(service)
+    other = await service.create_badge(ADMIN, GUILD, name="Other")
+    await service.link_role(ADMIN, GUILD, other.id, ROLE + 1)
+    public = Overwrite(allow=0, deny=0)
+    hidden = Overwrite(allow=0, deny=1 << 10)
+    await service.add_gate(ADMIN, GUILD, first, 77, everyone_before=public, role_before=None)
+    second = await service.add_gate(
+        ADMIN, GUILD, other.id, 77, everyone_before=hidden, role_before=None
+    )
+    assert second.everyone_before == public
+    _, remaining = await service.remove_gate(ADMIN, GUILD, first, 77)
+    last, none_left = await service.remove_gate(ADMIN, GUILD, other.id, 77)
+    assert [g.badge_id for g in remaining] == [other.id]
+    assert none_left == []
+    assert last.everyone_before == public  # restoring it makes the channel public again
+
+
+async def test_a_gating_badge_cannot_be_deleted(service: BadgeService) -> None:
+    badge_id = await _linked(service)
+    await service.add_gate(ADMIN, GUILD, badge_id, 77, everyone_before=None, role_before=None)
+    with pytest.raises(RoleConflict, match="ungate, then delete it"):
+        await service.delete_badge(ADMIN, GUILD, badge_id)
 
 
 async def test_gates_are_recorded_and_block_unlinking(service: BadgeService) -> None:

@@ -20,3 +20,14 @@ def test_lines_are_never_cut_between_messages() -> None:
 def test_a_line_longer_than_a_message_is_split() -> None:
     messages = split_lines(["y" * 4500], limit=2000)
     assert [len(m) for m in messages] == [2000, 2000, 500]
+
+
+def test_member_ids_are_read_from_mentions_and_bare_ids_only() -> None:
+    from cogs.role_commands import parse_member_ids
+
+    text = (
+        "<#111111111111111111> <:gg:222222222222222222> <@&333333333333333333> "
+        "<@444444444444444444> <@!555555555555555555>, 666666666666666666 "
+        "<@444444444444444444> 12345"
+    )
+    assert parse_member_ids(text) == [444444444444444444, 555555555555555555, 666666666666666666]
