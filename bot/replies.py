@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
-from badges.errors import BadgeError
+from badges.errors import BadgeError, Forbidden
+from badges.permissions import Level
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,13 @@ RESPONSE_BUDGET = 1.5
 """Seconds of work before a public command defers (Discord's limit is 3)."""
 
 T = TypeVar("T")
+
+
+_HOW_TO_GET = {
+    Level.MODERATOR: " An admin can give your role that level with /badge config set-role.",
+    Level.ADMIN: " The server owner can give your role that level with /badge config set-role.",
+    Level.SUPER_ADMIN: " Only the server owner or a member with Administrator can.",
+}
 
 
 class UserFacingError(Exception):
@@ -112,6 +120,9 @@ def describe(error: BaseException) -> str | None:
         if isinstance(error, app_commands.TransformerError):
             return f"'{error.value}' is not a valid {error.type.name.lower()} here."
         return None
+    if isinstance(error, Forbidden):
+        hint = _HOW_TO_GET.get(error.required, "") if isinstance(error.required, Level) else ""
+        return error.message + hint
     if isinstance(error, BadgeError):
         return error.message
     if isinstance(error, UserFacingError):

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from badges.errors import NameTaken, RoleTaken, SlugTaken
 from badges.model import (
     AuditEvent,
     Award,
@@ -99,7 +101,8 @@ class SqlBadgeRepository:
         return None if row is None else _badge(row)
 
     async def add(self, badge: Badge) -> None:
-        await self._s.execute(
+        await self._write(
+            badge,
             insert(BADGES).values(
                 id=badge.id,
                 guild_id=badge.guild_id,
@@ -116,8 +119,24 @@ class SqlBadgeRepository:
                 updated_at=badge.updated_at,
                 created_by=badge.created_by,
                 role_managed=badge.role_managed,
-            )
+            ),
         )
+
+    async def _write(self, badge: Badge, statement: Any) -> None:
+        """Run an insert or update of a badge. The service checked names, slugs and roles
+        first; a unique violation here means another writer won a race (PostgreSQL), and is
+        reported as the same refusal the check would have given."""
+        try:
+            await self._s.execute(statement)
+        except IntegrityError as exc:
+            text = str(exc.orig)
+            if "uq_badges_guild_id_slug" in text:
+                raise SlugTaken(badge.slug) from exc
+            if "uq_badges_guild_id_name_key" in text:
+                raise NameTaken(badge.name) from exc
+            if "uq_badges_guild_id_role_id" in text:
+                raise RoleTaken("another badge") from exc
+            raise
 
     async def get(self, guild_id: int, badge_id: str) -> Badge | None:
         return await self._one(B.guild_id == guild_id, B.id == badge_id)
@@ -140,7 +159,8 @@ class SqlBadgeRepository:
         return [(n, s) for n, s in (await self._s.execute(stmt)).all()]
 
     async def save(self, badge: Badge) -> None:
-        await self._s.execute(
+        await self._write(
+            badge,
             update(BADGES)
             .where(B.id == badge.id)
             .values(
@@ -154,7 +174,7 @@ class SqlBadgeRepository:
                 role_id=badge.role_id,
                 role_managed=badge.role_managed,
                 updated_at=badge.updated_at,
-            )
+            ),
         )
 
     async def delete(self, guild_id: int, badge_id: str) -> None:

@@ -50,7 +50,10 @@ async def test_member_cannot_award(helper: World) -> None:
     w = helper
     res = await w.alice.slash(w.general, "badge award", badge="helper", member=w.bob)
     assert res.ephemeral
-    assert text_of(res) == "You need the Moderator level to award badges."
+    assert text_of(res) == (
+        "You need the Moderator level to award badges."
+        " An admin can give your role that level with /badge config set-role."
+    )
     assert (await w.bot.service.list_member_badges(w.guild.id, w.bob.id)).total == 0
 
 
@@ -116,7 +119,10 @@ async def test_member_cannot_revoke(helper: World) -> None:
     w = helper
     await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
     res = await w.bob.slash(w.general, "badge revoke", badge="helper", member=w.alice)
-    assert text_of(res) == "You need the Moderator level to revoke badges."
+    assert text_of(res) == (
+        "You need the Moderator level to revoke badges."
+        " An admin can give your role that level with /badge config set-role."
+    )
     assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 1
 
 

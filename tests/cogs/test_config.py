@@ -23,7 +23,10 @@ async def test_show_settings_to_admins(world: World) -> None:
 async def test_show_settings_refused_to_moderators(world: World) -> None:
     res = await world.mod.slash(world.general, "badge config show")
     assert res.ephemeral
-    assert text_of(res) == "You need the Admin level to configure the badge system."
+    assert text_of(res) == (
+        "You need the Admin level to configure the badge system."
+        " The server owner can give your role that level with /badge config set-role."
+    )
 
 
 async def test_admin_sets_a_moderator_role_and_it_takes_effect(world: World) -> None:
@@ -43,7 +46,10 @@ async def test_only_super_admin_sets_an_admin_role(world: World) -> None:
     res = await world.admin.slash(
         world.general, "badge config set-role", level="admin", role=world.mod_role
     )
-    assert text_of(res) == "You need the Super Admin level to give a role the Admin level."
+    assert text_of(res) == (
+        "You need the Super Admin level to give a role the Admin level."
+        " Only the server owner or a member with Administrator can."
+    )
     assert (await world.bot.service.get_settings(world.guild.id)).admin_role_ids == frozenset()
     res = await world.owner.slash(
         world.general, "badge config set-role", level="admin", role=world.mod_role
@@ -69,7 +75,10 @@ async def test_unset_role(world: World) -> None:
     res = await world.admin.slash(world.general, "badge config unset-role", role=world.mod_role)
     assert text_of(res) == f"<@&{world.mod_role.id}> does not grant a level; nothing to unset."
     res = await world.mod.slash(world.general, "badge config unset-role", role=world.mod_role)
-    assert text_of(res) == "You need the Admin level to configure the badge system."
+    assert text_of(res) == (
+        "You need the Admin level to configure the badge system."
+        " The server owner can give your role that level with /badge config set-role."
+    )
 
 
 async def test_log_channel_gets_an_embed_for_every_change(world: World) -> None:
@@ -133,7 +142,10 @@ async def test_log_channel_the_bot_cannot_post_in_is_refused(world: World) -> No
 async def test_log_channel_unset_and_refused_to_moderators(world: World) -> None:
     await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
     res = await world.mod.slash(world.general, "badge config log-channel")
-    assert text_of(res) == "You need the Admin level to configure the badge system."
+    assert text_of(res) == (
+        "You need the Admin level to configure the badge system."
+        " The server owner can give your role that level with /badge config set-role."
+    )
     res = await world.admin.slash(world.general, "badge config log-channel")
     assert text_of(res) == "Badge changes are no longer logged."
     await world.admin.slash(world.general, "badge create", name="Quiet")

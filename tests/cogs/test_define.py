@@ -39,7 +39,10 @@ async def test_owner_and_configured_admin_role_can_create(world: World) -> None:
 async def test_moderator_cannot_create(world: World) -> None:
     res = await world.mod.slash(world.general, "badge create", name="Helper")
     assert res.ephemeral
-    assert text_of(res) == "You need the Admin level to create badges."
+    assert text_of(res) == (
+        "You need the Admin level to create badges."
+        " The server owner can give your role that level with /badge config set-role."
+    )
     assert (await world.bot.service.list_badges(world.guild.id)).total == 0
 
 
@@ -103,7 +106,10 @@ async def test_edit_without_options_says_what_to_do(world: World) -> None:
 async def test_edit_by_moderator_is_refused(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Helper")
     res = await world.mod.slash(world.general, "badge edit", badge="helper", name="Mine")
-    assert text_of(res) == "You need the Admin level to edit badges."
+    assert text_of(res) == (
+        "You need the Admin level to edit badges."
+        " The server owner can give your role that level with /badge config set-role."
+    )
     assert (await world.bot.service.find_badge(world.guild.id, "helper")).name == "Helper"
 
 
@@ -168,4 +174,7 @@ async def test_delete_by_moderator_is_refused_without_a_prompt(world: World) -> 
     await _badge_with_holders(world)
     res = await world.mod.slash(world.general, "badge delete", badge="helper")
     assert res.ephemeral
-    assert text_of(res) == "You need the Admin level to delete badges."
+    assert text_of(res) == (
+        "You need the Admin level to delete badges."
+        " The server owner can give your role that level with /badge config set-role."
+    )

@@ -73,7 +73,10 @@ async def test_gate_refusals(gated: World) -> None:
     assert res.ephemeral
     assert text_of(res).startswith("**Plain** has no role to open")
     res = await w.mod.slash(w.general, "badge gate", badge="helper", channel=lounge)
-    assert text_of(res) == "You need the Admin level to edit badges."
+    assert text_of(res) == (
+        "You need the Admin level to edit badges."
+        " The server owner can give your role that level with /badge config set-role."
+    )
     locked = w.guild.create_text_channel(
         "locked", overwrites={w.guild.me: discord.PermissionOverwrite(manage_roles=False)}
     )

@@ -166,7 +166,10 @@ async def test_history_for_moderators_shows_awards_and_revocations(world: World)
 async def test_history_of_others_is_refused_to_members(world: World) -> None:
     res = await world.bob.slash(world.general, "badge history", member=world.alice)
     assert res.ephemeral
-    assert text_of(res) == "You need the Moderator level to see another member's badge history."
+    assert text_of(res) == (
+        "You need the Moderator level to see another member's badge history."
+        " An admin can give your role that level with /badge config set-role."
+    )
 
 
 async def test_history_of_someone_without_badges(world: World) -> None:

@@ -83,7 +83,10 @@ async def test_link_needs_admin_and_a_free_role(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Helper", role=world.helpers)
     await world.admin.slash(world.general, "badge create", name="Other")
     res = await world.mod.slash(world.general, "badge link-role", badge="other", role=world.helpers)
-    assert text_of(res) == "You need the Admin level to edit badges."
+    assert text_of(res) == (
+        "You need the Admin level to edit badges."
+        " The server owner can give your role that level with /badge config set-role."
+    )
     res = await world.admin.slash(
         world.general, "badge link-role", badge="other", role=world.helpers
     )

@@ -74,7 +74,10 @@ async def test_adopt_mode_turns_hand_edits_into_awards_and_revocations(world: Wo
 
 async def test_role_drift_setting_needs_admin(world: World) -> None:
     res = await world.mod.slash(world.general, "badge config role-drift", mode="adopt")
-    assert text_of(res) == "You need the Admin level to configure the badge system."
+    assert text_of(res) == (
+        "You need the Admin level to configure the badge system."
+        " The server owner can give your role that level with /badge config set-role."
+    )
 
 
 async def test_returning_member_gets_badge_roles_back(world: World) -> None:
@@ -135,7 +138,10 @@ async def test_sync_refusals(world: World) -> None:
     assert text_of(res) == "No badge has a linked role: link one with /badge link-role."
     await _linked(world)
     res = await world.alice.slash(world.general, "badge sync")
-    assert text_of(res) == "You need the Moderator level to award badges."
+    assert text_of(res) == (
+        "You need the Moderator level to award badges."
+        " An admin can give your role that level with /badge config set-role."
+    )
 
 
 async def test_award_role_awards_everyone_with_a_role(world: World) -> None:
@@ -173,7 +179,10 @@ async def test_award_many_bad_input_and_permission(world: World) -> None:
     res = await world.alice.slash(
         world.general, "badge award-many", badge="helper", members=str(world.bob.id)
     )
-    assert text_of(res) == "You need the Moderator level to award badges."
+    assert text_of(res) == (
+        "You need the Moderator level to award badges."
+        " An admin can give your role that level with /badge config set-role."
+    )
     assert (await world.bot.service.find_badge(world.guild.id, "helper")).awarded_count == 0
 
 
@@ -215,7 +224,10 @@ async def test_doctor_when_all_is_well(world: World) -> None:
     assert "I have Manage Roles." in doctor.description
     assert "Server Members intent is on" in doctor.description
     res = await world.alice.slash(world.general, "badge doctor")
-    assert text_of(res) == "You need the Moderator level to award badges."
+    assert text_of(res) == (
+        "You need the Moderator level to award badges."
+        " An admin can give your role that level with /badge config set-role."
+    )
 
 
 async def test_server_errors_are_retried_later(world: World) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from badges.errors import BadgeNotFound, Forbidden, InvalidInput, NameTaken, SlugTaken
@@ -237,3 +239,13 @@ async def test_guilds_are_isolated(service: BadgeService, database: Database) ->
         with pytest.raises(BadgeNotFound):
             await attempt
     assert await snapshot(database) == before
+
+
+async def test_concurrent_creates_of_one_name_give_one_badge(service: BadgeService) -> None:
+    results = await asyncio.gather(
+        *(service.create_badge(ADMIN, GUILD, name="Helper", slug=f"s-{i}") for i in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, NameTaken) for r in results) == 9
+    assert (await service.list_badges(GUILD)).total == 1
