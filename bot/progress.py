@@ -45,34 +45,26 @@ async def follow(
 ) -> None:
     """Edit the reply with the sync's progress until nothing of it is pending. The change it
     reports on is done already: a failure here is logged, never reported as the command's."""
+    started = time.monotonic()
     try:
-        await _follow(interaction, worker, pending, total, summary)
+        while True:
+            left = await pending()
+            done = total - left
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed > 0 else 0.0
+            status = (
+                "Roles: all given."
+                if left <= 0
+                else f"Roles: {bar(done, total)}, {eta(left, rate)}"
+            )
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=f"{summary}\n{status}")
+            if left <= 0 or elapsed > GIVE_UP_AFTER:
+                return
+            if worker.busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(worker.wait_idle()), UPDATE_EVERY)
+            else:  # waiting for a retry: look again later
+                await asyncio.sleep(UPDATE_EVERY)
     except Exception:
         log.exception("following the role sync of a bulk change failed")
-
-
-async def _follow(
-    interaction: discord.Interaction,
-    worker: RoleSyncWorker,
-    pending: Callable[[], Awaitable[int]],
-    total: int,
-    summary: str,
-) -> None:
-    started = time.monotonic()
-    while True:
-        left = await pending()
-        done = total - left
-        elapsed = time.monotonic() - started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        status = (
-            "Roles: all given." if left <= 0 else f"Roles: {bar(done, total)}, {eta(left, rate)}"
-        )
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.edit_original_response(content=f"{summary}\n{status}")
-        if left <= 0 or elapsed > GIVE_UP_AFTER:
-            return
-        if worker.busy:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(worker.wait_idle()), UPDATE_EVERY)
-        else:  # waiting for a retry: look again later
-            await asyncio.sleep(UPDATE_EVERY)

@@ -31,3 +31,13 @@ def test_member_ids_are_read_from_mentions_and_bare_ids_only() -> None:
         "<@444444444444444444> 12345"
     )
     assert parse_member_ids(text) == [444444444444444444, 555555555555555555, 666666666666666666]
+
+
+def test_progress_bar_and_estimate() -> None:
+    from bot.progress import bar, eta
+
+    assert bar(3, 5) == "▰▰▰▰▰▰▰▰▰▰▰▰▱▱▱▱▱▱▱▱ 60% (3/5)"
+    assert eta(0, 10.0) == "done"
+    assert eta(50, 10.0) == "about 5 s left"
+    assert eta(6000, 10.0) == "about 10 min left"
+    assert eta(5, 0.0) == "estimating…"
