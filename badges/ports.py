@@ -5,7 +5,7 @@ Repositories never commit; the unit of work does, once per operation.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -79,10 +79,6 @@ class AwardRepository(Protocol):
         self, guild_id: int, badge_id: str, *, offset: int, limit: int
     ) -> list[Award]:
         """Current awards of the badge, newest first."""
-        ...
-
-    async def holding(self, guild_id: int, badge_id: str, user_ids: Collection[int]) -> set[int]:
-        """Which of ``user_ids`` hold the badge."""
         ...
 
     async def of_member(

@@ -21,7 +21,6 @@ from badges.errors import (
     AlreadyAwarded,
     BadgeInactive,
     BadgeNotFound,
-    Forbidden,
     InvalidInput,
     NameTaken,
     NotAwarded,
@@ -98,6 +97,7 @@ class BadgeService:
         self._clock = clock
         self._new_id = new_id
         self._listeners: list[Listener] = []
+        self._queue_watchers: list[Callable[[int], None]] = []
 
     # -- subscribers -------------------------------------------------------------------
 
@@ -115,9 +115,24 @@ class BadgeService:
             except Exception:  # a listener must never undo a committed change
                 log.exception("badge event listener %r failed", listener)
 
-    async def _commit(self, uow: UnitOfWork, events: Sequence[NewEvent]) -> None:
+    def watch_role_queue(self, watcher: Callable[[int], None]) -> None:
+        """Call ``watcher`` with a guild id whenever a commit queued role changes there."""
+        self._queue_watchers.append(watcher)
+
+    async def _commit(
+        self, uow: UnitOfWork, events: Sequence[NewEvent], *, queued_in: int | None = None
+    ) -> None:
+        """Record the events and commit; ``queued_in`` names the guild whose role queue the
+        transaction added to, so the role sync picks it up at once."""
         await uow.audit.record(events)
         await uow.commit()
+        if queued_in is None:
+            return
+        for watcher in list(self._queue_watchers):
+            try:
+                watcher(queued_in)
+            except Exception:  # the change is committed; the sweep will find it anyway
+                log.exception("role queue watcher %r failed", watcher)
 
     # -- badges: reads -----------------------------------------------------------------
 
@@ -347,7 +362,7 @@ class BadgeService:
                 )
             )
             await uow.badges.delete(guild_id, badge.id)
-            await self._commit(uow, events)
+            await self._commit(uow, events, queued_in=guild_id if badge.role_id else None)
         await self._publish(events)
         return DeletedBadge(badge=badge, holder_ids=holders, role_id=badge.role_id)
 
@@ -377,7 +392,7 @@ class BadgeService:
             event = self._event(
                 actor, EventKind.AWARDED, badge, user_id=user_id, reason=clean_reason
             )
-            await self._commit(uow, [event])
+            await self._commit(uow, [event], queued_in=guild_id if badge.role_id else None)
         await self._publish([event])
         return MemberBadge(badge=_replace(badge, awarded_count=count), award=award)
 
@@ -404,7 +419,7 @@ class BadgeService:
             event = self._event(
                 actor, EventKind.REVOKED, badge, user_id=user_id, reason=clean_reason
             )
-            await self._commit(uow, [event])
+            await self._commit(uow, [event], queued_in=guild_id if badge.role_id else None)
         await self._publish([event])
         return MemberBadge(badge=_replace(badge, awarded_count=count), award=award)
 
@@ -456,7 +471,7 @@ class BadgeService:
             if awarded:
                 count = await uow.badges.adjust_count(badge.id, len(awarded))
                 await self._queue_role(uow, badge, RoleAction.ADD, awarded, clean_reason)
-                await self._commit(uow, events)
+                await self._commit(uow, events, queued_in=guild_id if badge.role_id else None)
         if events:
             await self._publish(events)
         return BulkAwardResult(
@@ -574,7 +589,7 @@ class BadgeService:
                 self._clock(),
             )
             event = self._event(actor, EventKind.ROLE_LINKED, linked, after={"role_id": role_id})
-            await self._commit(uow, [event])
+            await self._commit(uow, [event], queued_in=guild_id if queued else None)
         await self._publish([event])
         return linked, queued
 
@@ -609,7 +624,7 @@ class BadgeService:
                 before={"role_id": badge.role_id},
                 after={"removed_from_holders": remove_from_holders},
             )
-            await self._commit(uow, [event])
+            await self._commit(uow, [event], queued_in=guild_id if queued else None)
         await self._publish([event])
         return badge, queued
 
@@ -731,7 +746,7 @@ class BadgeService:
             if dry_run or diff.empty:
                 return diff
             events = await self._apply_diff(uow, badge, diff)
-            await self._commit(uow, events)
+            await self._commit(uow, events, queued_in=guild_id)
         await self._publish(events)
         return diff
 
@@ -757,7 +772,7 @@ class BadgeService:
             events: list[NewEvent] = []
             for badge, diff in plans:
                 events.extend(await self._apply_diff(uow, badge, diff))
-            await self._commit(uow, events)
+            await self._commit(uow, events, queued_in=guild_id)
         await self._publish(events)
         return plans
 
@@ -889,7 +904,7 @@ class BadgeService:
         authorize(actor, Operation.AWARD)
         async with self._uow(write=True) as uow:
             retried = await uow.role_queue.retry_failed(guild_id, self._clock())
-            await uow.commit()
+            await self._commit(uow, [], queued_in=guild_id if retried else None)
         return retried
 
     async def role_sync_status(
@@ -1021,4 +1036,4 @@ def _closest(text: str, names: Sequence[tuple[str, str]]) -> str | None:
     return by_key[match[0]] if match else None
 
 
-__all__ = ["UNSET", "BadgeService", "Forbidden", "Listener"]
+__all__ = ["DISCORD", "UNSET", "BadgeService", "Listener"]

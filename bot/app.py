@@ -58,9 +58,9 @@ class BadgeBot(commands.Bot):
             self.catalog.on_events,
             self.guild_settings.on_events,
             self.log_channel.on_events,
-            self.role_sync.on_events,
         ):
             self.service.subscribe(listener)
+        self.service.watch_role_queue(self.role_sync.kick)
 
     async def setup_hook(self) -> None:
         await prepare_database(self.database)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import tasks
 
-from badges.model import NewEvent, RoleAction, RoleChange
+from badges.model import RoleAction, RoleChange
 from bot.role_checks import manage_roles_problem, role_problem
 
 if TYPE_CHECKING:
@@ -78,10 +77,6 @@ class RoleSyncWorker:
         for guild_id in due:
             if self.bot.get_guild(guild_id) is not None:
                 self.kick(guild_id)
-
-    async def on_events(self, events: Sequence[NewEvent]) -> None:
-        for guild_id in {e.guild_id for e in events}:
-            self.kick(guild_id)
 
     def kick(self, guild_id: int) -> None:
         """Make sure the guild's queue is being drained."""

@@ -278,8 +278,6 @@ class RoleCommands(commands.Cog):
             lines.append(f"Queued {embeds.plural(retried, 'failed role change')} again.")
         for item in badges:
             lines.append(await self._sync_one(actor, guild, item, dry_run=dry_run))
-        if not dry_run:
-            self.bot.role_sync.kick(guild.id)
         head = "Dry run, nothing changed:" if dry_run else "Sync:"
         await send_lines(interaction, [head, *lines])
 

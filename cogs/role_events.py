@@ -73,16 +73,13 @@ class RoleEventsCog(commands.Cog):
                 return 0  # without the members intent there is nothing to compare with
             diff = await self.service.reconcile_badge(DISCORD, guild.id, badge.id, members)
             changes += diff.size
-        if changes:
-            self.bot.role_sync.kick(guild.id)
         return changes
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
         """A returning member gets the roles of their badges back."""
         roles = {r.id for r in member.roles}
-        if await self.service.reconcile_member(member.guild.id, member.id, roles, joined=True):
-            self.bot.role_sync.kick(member.guild.id)
+        await self.service.reconcile_member(member.guild.id, member.id, roles, joined=True)
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
@@ -90,8 +87,7 @@ class RoleEventsCog(commands.Cog):
             return
         roles = {r.id for r in after.roles}
         ours = self.bot.role_sync.echoes(after.guild.id, after.id, roles)
-        if await self.service.reconcile_member(after.guild.id, after.id, roles, settled=ours):
-            self.bot.role_sync.kick(after.guild.id)
+        await self.service.reconcile_member(after.guild.id, after.id, roles, settled=ours)
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
@@ -277,18 +277,6 @@ class SqlAwardRepository:
             .limit(limit)
         )
         return [_award(r) for r in (await self._s.execute(stmt)).all()]
-
-    async def holding(self, guild_id: int, badge_id: str, user_ids: Collection[int]) -> set[int]:
-        ids = list(user_ids)
-        found: set[int] = set()
-        for start in range(0, len(ids), _CHUNK):
-            stmt = select(A.user_id).where(
-                A.guild_id == guild_id,
-                A.badge_id == badge_id,
-                A.user_id.in_(ids[start : start + _CHUNK]),
-            )
-            found.update((await self._s.scalars(stmt)).all())
-        return found
 
     async def of_member(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
