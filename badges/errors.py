@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+ECHO_MAX = 60
+
+
+def clip(text: str, limit: int = ECHO_MAX) -> str:
+    """User text quoted in a message, cut with a visible ellipsis: a refusal must never
+    grow with its input (Discord rejects replies over 2,000 characters)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class BadgeError(Exception):
     """Base of every refusal the domain can give; adapters render it in one place."""
@@ -41,7 +49,7 @@ class SlugTaken(BadgeError):
     status = 409
 
     def __init__(self, slug: str) -> None:
-        super().__init__(f"Badge with this slug already exists: '{slug}'.")
+        super().__init__(f"Badge with this slug already exists: '{clip(slug)}'.")
         self.slug = slug
 
 
@@ -50,7 +58,7 @@ class NameTaken(BadgeError):
     status = 409
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"A badge named '{name}' already exists in this server.")
+        super().__init__(f"A badge named '{clip(name)}' already exists in this server.")
         self.name = name
 
 
@@ -97,13 +105,75 @@ class RoleTaken(BadgeError):
 
     def __init__(self, badge_name: str) -> None:
         super().__init__(
-            f"That role already backs the badge '{badge_name}': a role can back only one badge."
+            f"That role already backs the badge '{clip(badge_name)}': a role can back only "
+            "one badge."
         )
         self.badge_name = badge_name
 
 
 class RoleConflict(BadgeError):
-    """The operation does not fit the badge's role link (none, another one, gates left)."""
+    """The operation does not fit the badge's role link or gates. Subclasses name the case,
+    so each adapter can add its own hint (a command to run, a route to call)."""
 
     code = "role_conflict"
     status = 409
+
+
+class NotLinked(RoleConflict):
+    """The badge has no linked role, and the operation needs one."""
+
+    code = "role_not_linked"
+
+
+class AlreadyLinked(RoleConflict):
+    """The badge is linked to another role already."""
+
+    code = "role_already_linked"
+
+
+class GatesRemain(RoleConflict):
+    """The badge still opens channels: changing its role would leave them shut."""
+
+    code = "gates_remain"
+
+
+class NotGated(RoleConflict):
+    code = "not_gated"
+    status = 404
+
+
+class AlreadyGated(RoleConflict):
+    code = "already_gated"
+
+
+class RoleRefused(BadgeError):
+    """A role may not be used as asked (power, hierarchy, a level role, gone, ...).
+    ``reason`` is a stable code for the case."""
+
+    code = "role_refused"
+    status = 422
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotAMember(BadgeError):
+    """The user is not a member of the server (or is a bot, which cannot hold badges)."""
+
+    code = "not_a_member"
+    status = 422
+
+
+class LevelRoleConflict(BadgeError):
+    """A role cannot both grant a badge-system level and be handed out by a badge."""
+
+    code = "level_role_conflict"
+    status = 409
+
+
+class Unavailable(BadgeError):
+    """What Discord knows is needed and cannot be had right now."""
+
+    code = "discord_unavailable"
+    status = 503

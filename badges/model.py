@@ -30,6 +30,9 @@ class Badge:
     created_by: int
     role_managed: bool = False
     """True when the bot created the linked role for this badge (and deletes it with it)."""
+    role_power: int = 0
+    """Permission bits beyond channel access that the linked role carried when a super admin
+    linked it: the power that was approved. A role that gains more is not handed out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ class RoleChange:
     attempts: int
     error: str | None
     created_at: datetime
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Permission levels and the actor who performs an operation."""
+"""Permission levels, the actor who performs an operation, and what each operation needs."""
 
 from __future__ import annotations
 
@@ -23,25 +23,41 @@ class Level(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting: a user id, a display name for the audit trail and their level."""
+    """Who is acting: a user id, a display name for the audit trail and their level.
+
+    ``manages_roles`` says whether the actor may change roles and channel permissions in the
+    server themselves (Discord's Manage Roles); operations that make the bot change Discord
+    permissions on their behalf need it, as Discord itself would. A super admin always has it.
+    """
 
     user_id: int
     display_name: str
     level: Level
+    manages_roles: bool = False
+
+    @property
+    def may_manage_roles(self) -> bool:
+        return self.manages_roles or self.level >= Level.SUPER_ADMIN
 
 
 class Operation(Enum):
-    """What each operation needs: (level, the end of "You need the X level to ...")."""
+    """What each operation needs: (level, the end of "You need the X level to ...", and
+    whether the actor must also be able to manage roles themselves)."""
 
-    CREATE_BADGE = (Level.ADMIN, "create badges")
-    EDIT_BADGE = (Level.ADMIN, "edit badges")
-    DELETE_BADGE = (Level.ADMIN, "delete badges")
-    AWARD = (Level.MODERATOR, "award badges")
-    REVOKE = (Level.MODERATOR, "revoke badges")
-    READ_OTHERS_HISTORY = (Level.MODERATOR, "see another member's badge history")
-    CONFIGURE = (Level.ADMIN, "configure the badge system")
-    GRANT_ADMIN_ROLE = (Level.SUPER_ADMIN, "give a role the Admin level")
-    CHANGE_ADMIN_ROLE = (Level.SUPER_ADMIN, "change an Admin role")
+    CREATE_BADGE = (Level.ADMIN, "create badges", False)
+    EDIT_BADGE = (Level.ADMIN, "edit badges", False)
+    DELETE_BADGE = (Level.ADMIN, "delete badges", False)
+    AWARD = (Level.MODERATOR, "award badges", False)
+    AWARD_POWER = (Level.ADMIN, "award a badge whose role carries permissions", False)
+    REVOKE = (Level.MODERATOR, "revoke badges", False)
+    READ_OTHERS_HISTORY = (Level.MODERATOR, "see another member's badge history", False)
+    CONFIGURE = (Level.ADMIN, "configure the badge system", False)
+    GRANT_ADMIN_ROLE = (Level.SUPER_ADMIN, "give a role the Admin level", False)
+    CHANGE_ADMIN_ROLE = (Level.SUPER_ADMIN, "change an Admin role", False)
+    LINK_ROLE = (Level.ADMIN, "link roles to badges", True)
+    GATE_CHANNEL = (Level.ADMIN, "change who sees a channel", True)
+    SYNC_ROLES = (Level.MODERATOR, "sync badge roles with the server", False)
+    DIAGNOSE = (Level.MODERATOR, "check how badge roles work here", False)
 
     @property
     def level(self) -> Level:
@@ -49,12 +65,21 @@ class Operation(Enum):
 
     @property
     def action(self) -> str:
-        return self.value[1]
+        return str(self.value[1])
+
+    @property
+    def needs_manage_roles(self) -> bool:
+        return bool(self.value[2])
 
 
 def authorize(actor: Actor, operation: Operation) -> None:
     """Raise Forbidden unless ``actor`` may perform ``operation``."""
     require(actor, operation.level, operation.action)
+    if operation.needs_manage_roles and not actor.may_manage_roles:
+        raise Forbidden(
+            f"You need the Manage Roles permission in this server to {operation.action}.",
+            required="manage_roles",
+        )
 
 
 def require(actor: Actor, level: Level, action: str) -> None:

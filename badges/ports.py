@@ -25,11 +25,16 @@ from badges.model import (
     RoleDrift,
 )
 from badges.permissions import Level
+from badges.role_rules import GuildFacts, MemberFacts, RoleFacts
 
 
 class BadgeRepository(Protocol):
     async def add(self, badge: Badge) -> None: ...
-    async def get(self, guild_id: int, badge_id: str) -> Badge | None: ...
+    async def get(self, guild_id: int, badge_id: str, *, lock: bool = False) -> Badge | None:
+        """The badge; ``lock`` holds its row until the transaction ends (FOR UPDATE), so
+        whatever the operation decides from it stays true until it commits."""
+        ...
+
     async def get_by_slug(self, guild_id: int, slug: str) -> Badge | None: ...
     async def get_by_name(self, guild_id: int, name_key: str) -> Badge | None: ...
     async def slugs_like(self, guild_id: int, base: str) -> set[str]:
@@ -52,7 +57,7 @@ class BadgeRepository(Protocol):
     async def page(
         self, guild_id: int, *, active: bool | None, offset: int, limit: int
     ) -> Page[Badge]: ...
-    async def by_role(self, guild_id: int, role_id: int) -> Badge | None: ...
+    async def by_role(self, guild_id: int, role_id: int, *, lock: bool = False) -> Badge | None: ...
     async def linked(self, guild_id: int) -> list[Badge]:
         """Badges of the guild that have a linked role."""
         ...
@@ -92,10 +97,15 @@ class AwardRepository(Protocol):
 
 
 class RoleQueue(Protocol):
-    """The durable queue (outbox) of role changes to apply in Discord."""
+    """The durable queue (outbox) of role changes to apply in Discord.
+
+    Per member and role it holds at most one live intent, the latest: a new change replaces
+    the one there, pending or failed. Each replacement bumps the row's ``version``, and the
+    worker's outcome (applied, retry, failed) only counts for the version it applied.
+    """
 
     async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None:
-        """Queue changes; each replaces a pending change of the same member and role."""
+        """Queue changes; each replaces any change of the same member and role."""
         ...
 
     async def enqueue_for_holders(
@@ -120,15 +130,21 @@ class RoleQueue(Protocol):
         """Members (or just ``user_id``) with a pending (add, remove) of the role."""
         ...
 
-    async def applied(self, change_id: int) -> None: ...
-    async def retry_at(self, change_id: int, error: str, when: datetime) -> None: ...
-    async def failed(self, change_id: int, error: str) -> None: ...
-    async def fail_role(self, guild_id: int, role_id: int, error: str) -> int:
-        """Fail every pending change of a role Discord will refuse; return how many."""
+    async def applied(self, change_id: int, version: int) -> bool:
+        """Forget the change if it is still that version; False if a newer one replaced it."""
         ...
 
-    async def retry_failed(self, guild_id: int, now: datetime) -> int:
-        """Queue the guild's failed changes again; return how many."""
+    async def retry_at(self, change_id: int, version: int, error: str, when: datetime) -> None: ...
+    async def failed(self, change_id: int, version: int, error: str) -> None: ...
+    async def fail_role(
+        self, guild_id: int, role_id: int, error: str, actions: Sequence[RoleAction]
+    ) -> int:
+        """Fail every pending change of a role (of these actions); return how many."""
+        ...
+
+    async def requeue_failed(self, guild_id: int, now: datetime) -> int:
+        """Queue the guild's failed changes again, each re-derived from the awards as they
+        are now (never replayed as they were); return how many are pending again."""
         ...
 
     async def failures(self, guild_id: int, limit: int) -> list[RoleChange]: ...
@@ -136,13 +152,17 @@ class RoleQueue(Protocol):
         """(pending, permanently failed) changes of the guild."""
         ...
 
-    async def pending_for_badge(self, guild_id: int, badge_id: str) -> int: ...
-    async def guilds_due(self, now: datetime) -> list[int]: ...
-    async def cancel_role(self, guild_id: int, role_id: int) -> int:
-        """Drop pending changes of a role (it is gone); return how many."""
+    async def progress(self, guild_id: int, badge_id: str) -> tuple[int, int]:
+        """(pending, failed) changes of one badge's role."""
         ...
 
-    async def clear_failures(self, guild_id: int) -> int: ...
+    async def guilds_due(self, now: datetime) -> list[int]: ...
+    async def cancel_role(
+        self, guild_id: int, role_id: int, actions: Sequence[RoleAction] | None = None
+    ) -> int:
+        """Drop the role's changes (of these actions), pending or failed; return how many."""
+        ...
+
     async def drop_guild(self, guild_id: int) -> int: ...
 
 
@@ -150,12 +170,24 @@ class GateRepository(Protocol):
     async def add(self, gate: Gate) -> None: ...
     async def remove(self, guild_id: int, badge_id: str, channel_id: int) -> Gate | None: ...
     async def of_badge(self, guild_id: int, badge_id: str) -> list[Gate]: ...
-    async def of_channel(self, guild_id: int, channel_id: int) -> list[Gate]: ...
+    async def of_channel(
+        self, guild_id: int, channel_id: int, *, lock: bool = False
+    ) -> list[Gate]: ...
+    async def of_role(self, guild_id: int, role_id: int) -> list[Gate]: ...
     async def of_guild(self, guild_id: int) -> list[Gate]: ...
 
 
 class AuditLog(Protocol):
-    async def record(self, events: Sequence[NewEvent]) -> None: ...
+    async def record(self, events: Sequence[NewEvent]) -> list[AuditEvent]:
+        """Append events; returns them as recorded (with their ids), in order."""
+        ...
+
+    async def since(self, after_id: int, limit: int) -> list[AuditEvent]:
+        """Events with an id above ``after_id``, oldest first: the change feed."""
+        ...
+
+    async def by_ids(self, ids: Sequence[int]) -> list[AuditEvent]: ...
+    async def last_id(self) -> int: ...
     async def member_history(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[AuditEvent]:
@@ -183,6 +215,15 @@ class UnitOfWork(Protocol):
     role_queue: RoleQueue
     gates: GateRepository
 
+    async def lock(self, key: int) -> None:
+        """Serialise this transaction with others that lock the same key (a guild or channel
+        id) until it ends. A no-op where writes are serialised anyway (SQLite)."""
+        ...
+
+    async def announce(self) -> None:
+        """Wake the change feeds of other processes when this transaction commits."""
+        ...
+
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
         self,
@@ -197,3 +238,38 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> UnitOfWork:
         """A new unit of work; ``write=False`` promises that it only reads."""
         ...
+
+
+class Directory(Protocol):
+    """What the adapter knows about a server in Discord: its roles, the bot's standing and its
+    members. The role rules are decided in the domain from these facts."""
+
+    async def guild(self, guild_id: int) -> GuildFacts | None:
+        """The bot's standing in the server; None when this process cannot tell."""
+        ...
+
+    async def role(self, guild_id: int, role_id: int) -> RoleFacts | None:
+        """The role, or None if the server has no such role (or it cannot be told)."""
+        ...
+
+    async def members(
+        self, guild_id: int, user_ids: Sequence[int]
+    ) -> dict[int, MemberFacts] | None:
+        """Those of ``user_ids`` who are members (ids left out are not), or None when this
+        process cannot tell."""
+        ...
+
+
+class NoDirectory:
+    """A process with no view of Discord: it can tell nothing."""
+
+    async def guild(self, guild_id: int) -> GuildFacts | None:
+        return None
+
+    async def role(self, guild_id: int, role_id: int) -> RoleFacts | None:
+        return None
+
+    async def members(
+        self, guild_id: int, user_ids: Sequence[int]
+    ) -> dict[int, MemberFacts] | None:
+        return None

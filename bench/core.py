@@ -289,38 +289,38 @@ async def measure(cfg: Config) -> tuple[list[Result], float, float, bool]:
             return MEMBER_BASE + rng.randrange(cfg.members)
 
         async def member_badges(_: int) -> None:
-            await service.list_member_badges(GUILD, member())
+            await service.awards.of_member(GUILD, member())
 
         async def badge_page(_: int) -> None:
-            await service.list_badges(
+            await service.catalog.list(
                 GUILD, offset=100 * rng.randrange(max(1, len(ids) // 100)), limit=100
             )
 
         async def whole_list(_: int) -> None:
-            await service.list_badges(GUILD, limit=len(ids))
+            await service.catalog.list(GUILD, limit=len(ids))
 
         async def all_badges(_: int) -> None:
             for offset in range(0, len(ids), 100):
-                await service.list_badges(GUILD, offset=offset, limit=100)
+                await service.catalog.list(GUILD, offset=offset, limit=100)
 
         async def holders(_: int) -> None:
-            await service.list_holders(GUILD, rng.choice(big)[0])
+            await service.awards.holders(GUILD, rng.choice(big)[0])
 
         async def deep_holders(_: int) -> None:
             badge_id, count = rng.choice(big)
             offset = rng.randrange(max(1, count - 100))
-            await service.list_holders(GUILD, badge_id, offset=offset, limit=100)
+            await service.awards.holders(GUILD, badge_id, offset=offset, limit=100)
 
         async def award(i: int) -> None:
-            await service.award(MOD, GUILD, *fx.to_award[i])
+            await service.awards.award(MOD, GUILD, *fx.to_award[i])
 
         async def revoke(i: int) -> None:
-            await service.revoke(MOD, GUILD, *fx.to_revoke[i])
+            await service.awards.revoke(MOD, GUILD, *fx.to_revoke[i])
 
         def bulk_into(targets: Sequence[str]) -> Callable[[int], Awaitable[None]]:
             async def bulk(i: int) -> None:  # into little held badges: nearly all are new
                 members = [MEMBER_BASE + m for m in rng.sample(range(cfg.members), bulk_n)]
-                await service.bulk_award(MOD, GUILD, targets[i], members)
+                await service.awards.bulk_award(MOD, GUILD, targets[i], members)
 
             return bulk
 

@@ -41,7 +41,7 @@ from bench.discord_emulator import (
 )
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
-from bot.role_checks import role_problem
+from bot.roles.checks import role_problem
 from db import migrate
 from db.database import Database
 
@@ -116,8 +116,8 @@ async def add_guild(
     problem = role_problem(guild, role) if guild and role else "not in discord.py's cache"
     if problem is not None:
         raise SystemExit(f"guild {guild_id} is not ready for role sync: {problem}")
-    badge = await bot.service.create_badge(ADMIN, guild_id, name=f"Bench {index}")
-    _, queued = await bot.service.link_role(ADMIN, guild_id, badge.id, role_id)
+    badge = await bot.service.catalog.create(ADMIN, guild_id, name=f"Bench {index}")
+    _, queued = await bot.service.roles.link(ADMIN, guild_id, badge.id, role_id)
     assert queued == 0, queued
     return BenchGuild(guild_id, bot_role_id, role_id, badge.id)
 
@@ -129,7 +129,7 @@ async def drained(bot: BadgeBot, guild_ids: list[int]) -> int:
     """Wait until no guild has a pending change; returns the rows left (failed ones)."""
     while True:
         await bot.role_sync.wait_idle()
-        statuses = [await bot.service.role_sync_status(g, failures=0) for g in guild_ids]
+        statuses = [await bot.service.queue.status(g, failures=0) for g in guild_ids]
         pending = sum(p for p, _, _ in statuses)
         failed = sum(f for _, f, _ in statuses)
         if pending == 0:
@@ -265,13 +265,13 @@ async def phases(bot: BadgeBot, emu: DiscordEmulator, args: argparse.Namespace) 
     guilds = [await add_guild(bot, emu, i, members) for i in range(args.guilds)]
     bot.role_sync.paused = True  # queue everything first, then release the worker
     for g in guilds:
-        result = await bot.service.bulk_award(ADMIN, g.guild_id, g.badge_id, members)
+        result = await bot.service.awards.bulk_award(ADMIN, g.guild_id, g.badge_id, members)
         assert len(result.awarded) == args.changes, result
     results = [await timed_drain(bot, emu, "award", guilds, max_wait)]
     if args.revoke:
         for g in guilds:
             for m in members:
-                await bot.service.revoke(ADMIN, g.guild_id, g.badge_id, m)
+                await bot.service.awards.revoke(ADMIN, g.guild_id, g.badge_id, m)
         results.append(await timed_drain(bot, emu, "revoke", guilds, max_wait))
     return results
 

@@ -6,25 +6,36 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 
+from badges.change_feed import ChangeFeed
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
-from bot.caches import BadgeCatalog, SettingsCache
+from bot.caches import BadgeCatalog, GateCache, SettingsCache
 from bot.config import Settings
+from bot.directory import DiscordDirectory
 from bot.levels import level_of
 from bot.log_channel import LogChannelPoster
-from bot.replies import UserFacingError
-from bot.role_sync import RoleSyncWorker
+from bot.roles.worker import RoleSyncWorker
 from bot.tree import BadgeTree, tree_hash
-from db import migrate, state
+from bot.ui.replies import UserFacingError
+from db import migrate, notifications, state
 from db.database import Database
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.badges", "cogs.member_badges", "cogs.role_events")
+EXTENSIONS = (
+    "cogs.badges",  # owns the /badge group: first
+    "cogs.awards",
+    "cogs.role_links",
+    "cogs.gates",
+    "cogs.config",
+    "cogs.member_badges",
+    "cogs.role_events",
+)
 
 
 class DatabaseBehind(RuntimeError):
@@ -49,14 +60,21 @@ class BadgeBot(commands.Bot):
         self.settings = settings
         self.database = database
         self._owns_database = owns_database
-        self.service = BadgeService(database)
+        self.directory = DiscordDirectory(self)
+        self.service = BadgeService(database, directory=self.directory)
         self.catalog = BadgeCatalog(self.service)
         self.guild_settings = SettingsCache(self.service)
+        self.gate_cache = GateCache(self.service)
         self.log_channel = LogChannelPoster(self, self.guild_settings)
         self.role_sync = RoleSyncWorker(self)
+        self.changes = ChangeFeed(self.service.core)
+        self._stop_listening: Callable[[], Awaitable[None]] | None = None
+        self._feed_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
         for listener in (
             self.catalog.on_events,
             self.guild_settings.on_events,
+            self.gate_cache.on_events,
             self.log_channel.on_events,
         ):
             self.service.subscribe(listener)
@@ -64,6 +82,10 @@ class BadgeBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await prepare_database(self.database)
+        # changes made by other processes (the REST API, another bot process) arrive here
+        await self.changes.start()
+        self._stop_listening = await notifications.listen(self.database, self._feed_wake)
+        self.follow_changes.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
@@ -71,6 +93,22 @@ class BadgeBot(commands.Bot):
         # collector's full passes, which otherwise add tens of ms to some commands.
         gc.collect()
         gc.freeze()
+
+    @tasks.loop(seconds=1)
+    async def follow_changes(self) -> None:
+        """Changes committed by other processes reach caches, log channel and role sync."""
+        async with self._feed_lock:
+            try:
+                await self.changes.drain()
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("following the change feed failed")
+
+    def _feed_wake(self) -> None:
+        """PostgreSQL NOTIFY: another process committed; follow now, not at the next tick."""
+        if self.follow_changes.is_running() and not self._feed_lock.locked():
+            task = asyncio.create_task(self.follow_changes.coro(self))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def sync_commands(self) -> bool:
         """Push the command tree to Discord if it changed since the last push (Discord limits
@@ -90,8 +128,12 @@ class BadgeBot(commands.Bot):
 
     async def close(self) -> None:
         await self.role_sync.stop()
+        self.follow_changes.cancel()
+        if self._stop_listening is not None:
+            await self._stop_listening()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.log_channel.drain(), timeout=5)
+        await self.log_channel.close()
         await super().close()
         if self._owns_database:
             await self.database.dispose()
@@ -105,7 +147,14 @@ class BadgeBot(commands.Bot):
         if interaction.guild_id is None or not isinstance(member, discord.Member):
             raise UserFacingError("Badges belong to a server: use this command in a server.")
         config = await self.guild_settings.get(interaction.guild_id)
-        actor = Actor(member.id, member.display_name, level_of(member, config))
+        self.directory.remember(member)
+        perms = member.guild_permissions
+        actor = Actor(
+            member.id,
+            member.display_name,
+            level_of(member, config),
+            manages_roles=perms.manage_roles or perms.administrator,
+        )
         if operation is not None:
             authorize(actor, operation)
         return actor

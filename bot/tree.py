@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.replies import report_error
+from bot.ui.replies import report_error
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot

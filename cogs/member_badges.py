@@ -9,8 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.views import send_pages
+from bot.ui import embeds
+from bot.ui.cooldowns import public_cooldown
+from bot.ui.views import send_pages
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -23,6 +24,7 @@ class MemberBadgesCog(commands.Cog):
     @app_commands.command(name="badges", description="Show a member's badges")
     @app_commands.describe(member="Whose badges (yours if left out)")
     @app_commands.guild_only()
+    @public_cooldown("badges")
     async def badges(
         self, interaction: discord.Interaction, member: discord.User | None = None
     ) -> None:
@@ -32,7 +34,7 @@ class MemberBadgesCog(commands.Cog):
 
         async def render(page: int) -> tuple[discord.Embed, int]:
             per = embeds.BADGES_PER_PAGE
-            result = await self.bot.service.list_member_badges(
+            result = await self.bot.service.awards.of_member(
                 guild_id, target.id, offset=page * per, limit=per
             )
             pages = max(1, math.ceil(result.total / per))

@@ -8,6 +8,8 @@ import discord
 from discord import app_commands
 
 from badges.model import Badge
+from bot.ui.replies import UserFacingError
+from bot.ui.text import cut, inert
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -22,7 +24,7 @@ class BadgeTransformer(app_commands.Transformer):
     async def transform(self, interaction: discord.Interaction, value: str) -> Badge:
         bot = cast("BadgeBot", interaction.client)
         assert interaction.guild_id is not None  # every command is guild_only
-        return await bot.service.find_badge(interaction.guild_id, value)
+        return await bot.service.catalog.find(interaction.guild_id, value)
 
     async def autocomplete(  # type: ignore[override]
         self, interaction: discord.Interaction, value: str
@@ -40,3 +42,46 @@ BadgeArg = app_commands.Transform[Badge, BadgeTransformer]
 def cleared(value: str | None) -> str | None:
     """``-`` means "clear this field"."""
     return None if value is not None and value.strip() == CLEAR else value
+
+
+class GatedChannelTransformer(app_commands.Transformer):
+    """A gated channel, offered by name from the guild's gates: Discord's own channel picker
+    lists only channels the admin can see, and a gate may hide it from them."""
+
+    async def transform(
+        self, interaction: discord.Interaction, value: str
+    ) -> discord.abc.GuildChannel:
+        guild = interaction.guild
+        assert guild is not None  # every command is guild_only
+        text = value.strip().removeprefix("<#").removesuffix(">").lstrip("#")
+        channel = guild.get_channel(int(text)) if text.isdigit() else None
+        if channel is None:
+            matches = [c for c in guild.channels if c.name.casefold() == text.casefold()]
+            channel = matches[0] if len(matches) == 1 else None
+        if channel is None:
+            raise UserFacingError(
+                f"I found no channel named '{inert(cut(text, 60))}': pick one from the list."
+            )
+        return channel
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        guild = interaction.guild
+        if guild is None:
+            return []
+        bot = cast("BadgeBot", interaction.client)
+        needle = value.strip().lstrip("#").casefold()
+        choices: dict[int, str] = {}
+        for gate in await bot.gate_cache.get(guild.id):
+            channel = guild.get_channel(gate.channel_id)
+            name = channel.name if channel is not None else str(gate.channel_id)
+            if needle in name.casefold():
+                choices[gate.channel_id] = name
+        return [
+            app_commands.Choice(name=f"#{name}"[:100], value=str(cid))
+            for cid, name in list(choices.items())[:25]
+        ]
+
+
+GatedChannelArg = app_commands.Transform[discord.abc.GuildChannel, GatedChannelTransformer]

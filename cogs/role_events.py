@@ -10,7 +10,8 @@ import discord
 from discord.ext import commands, tasks
 
 from badges.service import DISCORD
-from bot.members import role_member_ids
+from bot.roles.members import role_member_ids
+from cogs.gates import reopen_channels
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -33,7 +34,7 @@ class RoleEventsCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        for guild_id in await self.service.guilds_with_due_role_changes():
+        for guild_id in await self.service.queue.guilds_due():
             self.bot.role_sync.kick(guild_id)
 
     @commands.Cog.listener()
@@ -47,7 +48,7 @@ class RoleEventsCog(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server: its pending role changes can never be applied."""
-        await self.service.drop_role_changes(guild.id)
+        await self.service.queue.drop_guild(guild.id)
 
     @tasks.loop(hours=6)
     async def reconcile_all(self) -> None:
@@ -62,16 +63,16 @@ class RoleEventsCog(commands.Cog):
     async def reconcile_guild(self, guild: discord.Guild) -> int:
         """Reconcile every linked badge of a guild; returns how many changes it made."""
         changes = 0
-        for badge in await self.service.linked_badges(guild.id):
+        for badge in await self.service.roles.linked_badges(guild.id):
             assert badge.role_id is not None
             role = guild.get_role(badge.role_id)
             if role is None:
-                await self.service.role_deleted(guild.id, badge.role_id)
+                await self._role_gone(guild, badge.role_id)
                 continue
             members = await role_member_ids(self.bot.intents, guild, role)
             if members is None:
                 return 0  # without the members intent there is nothing to compare with
-            diff = await self.service.reconcile_badge(DISCORD, guild.id, badge.id, members)
+            diff = await self.service.reconcile.badge(DISCORD, guild.id, badge.id, members)
             changes += diff.size
         return changes
 
@@ -79,7 +80,7 @@ class RoleEventsCog(commands.Cog):
     async def on_member_join(self, member: discord.Member) -> None:
         """A returning member gets the roles of their badges back."""
         roles = {r.id for r in member.roles}
-        await self.service.reconcile_member(member.guild.id, member.id, roles, joined=True)
+        await self.service.reconcile.member(member.guild.id, member.id, roles, joined=True)
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
@@ -87,13 +88,21 @@ class RoleEventsCog(commands.Cog):
             return
         roles = {r.id for r in after.roles}
         ours = self.bot.role_sync.echoes(after.guild.id, after.id, roles)
-        await self.service.reconcile_member(after.guild.id, after.id, roles, settled=ours)
+        await self.service.reconcile.member(after.guild.id, after.id, roles, settled=ours)
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:
-        badge = await self.service.role_deleted(role.guild.id, role.id)
+        await self._role_gone(role.guild, role.id)
+
+    async def _role_gone(self, guild: discord.Guild, role_id: int) -> None:
+        """A role was deleted: unlink its badge, and reopen the channels it alone gated
+        (else they would stay hidden from everyone); say in the log what could not be done."""
+        badge, closed = await self.service.roles.role_deleted(guild.id, role_id)
         if badge is not None:
-            log.info("role %s of badge %s was deleted; unlinked", role.id, badge.id)
+            log.info("role %s of badge %s was deleted; unlinked", role_id, badge.id)
+        for problem in await reopen_channels(guild, closed):
+            log.warning("guild %s: %s", guild.id, problem)
+            await self.bot.log_channel.notice(guild.id, problem)
 
 
 async def setup(bot: BadgeBot) -> None:

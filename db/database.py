@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -53,6 +54,11 @@ class Database:
             _configure_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` before the engine is disposed (connections held outside the pool)."""
+        self._closers.append(closer)
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -63,4 +69,7 @@ class Database:
         )
 
     async def dispose(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            await closer()
         await self.engine.dispose()

@@ -10,7 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,15 +28,37 @@ def _run(connection: Connection, action: str, revision: str) -> None:
     getattr(command, action)(config, revision)
 
 
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration left rows without their parent: {broken[:5]}")
+
+
+async def _migrate(engine: AsyncEngine, action: str, revision: str) -> None:
+    """Run Alembic in one transaction. On SQLite it runs on a connection of its own with
+    foreign keys off: a batch migration rebuilds a table by dropping it, and with foreign
+    keys on, ON DELETE CASCADE would delete every row that refers to it (every award of
+    every badge). The keys are checked before the commit instead."""
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, action, revision)
+        return
+    plain = create_async_engine(engine.url, poolclass=NullPool)
+    try:
+        async with plain.begin() as conn:
+            await conn.run_sync(_run, action, revision)
+            await conn.run_sync(_check_foreign_keys)
+    finally:
+        await plain.dispose()
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (the newest by default)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_run, "upgrade", revision)
+    await _migrate(engine, "upgrade", revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_run, "downgrade", revision)
+    await _migrate(engine, "downgrade", revision)
 
 
 def _current(connection: Connection) -> Any:

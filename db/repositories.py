@@ -49,6 +49,7 @@ _BADGE_COLUMNS = (
     B.updated_at,
     B.created_by,
     B.role_managed,
+    B.role_power,
 )
 _AWARD_COLUMNS = (
     A.id,
@@ -96,8 +97,11 @@ class SqlBadgeRepository:
         self._s = session
         self._dialect = dialect
 
-    async def _one(self, *where: Any) -> Badge | None:
-        row = (await self._s.execute(select(*_BADGE_COLUMNS).where(*where))).first()
+    async def _one(self, *where: Any, lock: bool = False) -> Badge | None:
+        stmt = select(*_BADGE_COLUMNS).where(*where)
+        if lock:  # PostgreSQL: FOR UPDATE; SQLite serialises writers and renders nothing
+            stmt = stmt.with_for_update()
+        row = (await self._s.execute(stmt)).first()
         return None if row is None else _badge(row)
 
     async def add(self, badge: Badge) -> None:
@@ -119,6 +123,7 @@ class SqlBadgeRepository:
                 updated_at=badge.updated_at,
                 created_by=badge.created_by,
                 role_managed=badge.role_managed,
+                role_power=badge.role_power,
             ),
         )
 
@@ -138,8 +143,8 @@ class SqlBadgeRepository:
                 raise RoleTaken("another badge") from exc
             raise
 
-    async def get(self, guild_id: int, badge_id: str) -> Badge | None:
-        return await self._one(B.guild_id == guild_id, B.id == badge_id)
+    async def get(self, guild_id: int, badge_id: str, *, lock: bool = False) -> Badge | None:
+        return await self._one(B.guild_id == guild_id, B.id == badge_id, lock=lock)
 
     async def get_by_slug(self, guild_id: int, slug: str) -> Badge | None:
         return await self._one(B.guild_id == guild_id, B.slug == slug)
@@ -173,6 +178,7 @@ class SqlBadgeRepository:
                 is_active=badge.is_active,
                 role_id=badge.role_id,
                 role_managed=badge.role_managed,
+                role_power=badge.role_power,
                 updated_at=badge.updated_at,
             ),
         )
@@ -199,21 +205,21 @@ class SqlBadgeRepository:
         stmt = (
             select(*_BADGE_COLUMNS)
             .where(*where)
-            .order_by(B.name_key, B.id)
+            .order_by(func.lower(B.name), B.id)
             .offset(offset)
             .limit(limit)
         )
         rows = (await self._s.execute(stmt)).all()
         return Page([_badge(r) for r in rows], total=total, offset=offset, limit=limit)
 
-    async def by_role(self, guild_id: int, role_id: int) -> Badge | None:
-        return await self._one(B.guild_id == guild_id, B.role_id == role_id)
+    async def by_role(self, guild_id: int, role_id: int, *, lock: bool = False) -> Badge | None:
+        return await self._one(B.guild_id == guild_id, B.role_id == role_id, lock=lock)
 
     async def linked(self, guild_id: int) -> list[Badge]:
         stmt = (
             select(*_BADGE_COLUMNS)
             .where(B.guild_id == guild_id, B.role_id.is_not(None))
-            .order_by(B.name_key)
+            .order_by(func.lower(B.name), B.id)
         )
         return [_badge(r) for r in (await self._s.execute(stmt)).all()]
 
@@ -289,7 +295,7 @@ class SqlAwardRepository:
             select(*_BADGE_COLUMNS, *_AWARD_COLUMNS)
             .join_from(AWARDS, BADGES, A.badge_id == B.id)
             .where(where)
-            .order_by(A.awarded_at.desc(), B.name_key)
+            .order_by(A.awarded_at.desc(), func.lower(B.name))
             .offset(offset)
             .limit(limit)
         )
@@ -323,13 +329,17 @@ def _event(row: Row[Any]) -> AuditEvent:
     )
 
 
+def _new_fields(event: NewEvent) -> dict[str, Any]:
+    return {f: getattr(event, f) for f in NewEvent.__dataclass_fields__}
+
+
 class SqlAuditLog:
     _MEMBER_KINDS = (EventKind.AWARDED.value, EventKind.REVOKED.value)
 
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def record(self, events: Sequence[NewEvent]) -> None:
+    async def record(self, events: Sequence[NewEvent]) -> list[AuditEvent]:
         rows = [
             {
                 "guild_id": e.guild_id,
@@ -346,8 +356,24 @@ class SqlAuditLog:
             }
             for e in events
         ]
+        ids: list[int] = []
+        stmt = insert(AUDIT_EVENTS).returning(E.id, sort_by_parameter_order=True)
         for start in range(0, len(rows), _CHUNK):
-            await self._s.execute(insert(AUDIT_EVENTS), rows[start : start + _CHUNK])
+            ids.extend((await self._s.scalars(stmt, rows[start : start + _CHUNK])).all())
+        return [AuditEvent(id=i, **_new_fields(e)) for i, e in zip(ids, events, strict=True)]
+
+    async def since(self, after_id: int, limit: int) -> list[AuditEvent]:
+        stmt = select(AUDIT_EVENTS).where(E.id > after_id).order_by(E.id).limit(limit)
+        return [_event(r) for r in (await self._s.execute(stmt)).all()]
+
+    async def by_ids(self, ids: Sequence[int]) -> list[AuditEvent]:
+        if not ids:
+            return []
+        stmt = select(AUDIT_EVENTS).where(E.id.in_(list(ids))).order_by(E.id)
+        return [_event(r) for r in (await self._s.execute(stmt)).all()]
+
+    async def last_id(self) -> int:
+        return int((await self._s.execute(select(func.coalesce(func.max(E.id), 0)))).scalar_one())
 
     async def member_history(
         self, guild_id: int, user_id: int, *, offset: int, limit: int

@@ -1,4 +1,4 @@
-"""The role-change outbox and the gates, in SQL. Like every repository, they never commit."""
+"""The role-change outbox in SQL: one live intent per member and role. Never commits."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, literal, select, update
+from sqlalchemy import Row, and_, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from badges.model import Gate, NewRoleChange, Overwrite, RoleAction, RoleChange
-from db.tables import AwardRow, GateRow, RoleChangeRow
+from badges.model import NewRoleChange, RoleAction, RoleChange
+from db.repositories import dialect_insert
+from db.tables import AWARDS, BADGES, ROLE_CHANGES
 
 PENDING = "pending"
 FAILED = "failed"
 _CHUNK = 500
+C = ROLE_CHANGES.c
+A = AWARDS.c
+B = BADGES.c
+_INTENT = ["guild_id", "role_id", "user_id"]
 
 
 def _change(row: Row[Any]) -> RoleChange:
@@ -29,53 +34,88 @@ def _change(row: Row[Any]) -> RoleChange:
         attempts=row.attempts,
         error=row.error,
         created_at=row.created_at,
+        version=row.version,
     )
 
 
-class SqlRoleQueue:
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+def _holds_role() -> Any:
+    """The member of a queued change holds a badge linked to its role (correlated)."""
+    return exists().where(
+        A.guild_id == C.guild_id,
+        A.user_id == C.user_id,
+        A.badge_id == B.id,
+        B.guild_id == C.guild_id,
+        B.role_id == C.role_id,
+    )
 
-    async def _supersede(self, guild_id: int, role_id: int, user_ids: Sequence[int]) -> None:
-        """A new change for a member and role replaces a pending one: adding and removing a
-        role state what the member should have, so only the latest counts. (Without this a
-        retried add could land after a later remove.)"""
-        for start in range(0, len(user_ids), _CHUNK):
-            await self._s.execute(
-                delete(RoleChangeRow).where(
-                    RoleChangeRow.guild_id == guild_id,
-                    RoleChangeRow.role_id == role_id,
-                    RoleChangeRow.status == PENDING,
-                    RoleChangeRow.user_id.in_(user_ids[start : start + _CHUNK]),
-                )
-            )
+
+def _role_linked() -> Any:
+    return exists().where(B.guild_id == C.guild_id, B.role_id == C.role_id)
+
+
+class SqlRoleQueue:
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self._s = session
+        self._dialect = dialect
+
+    def _upsert(self) -> Any:
+        """INSERT ... ON CONFLICT (member, role) DO UPDATE: the new intent replaces the old
+        one, pending or failed, and its version goes up."""
+        stmt = dialect_insert(self._dialect, ROLE_CHANGES)
+        return stmt.on_conflict_do_update(
+            index_elements=_INTENT,
+            set_={
+                "action": stmt.excluded.action,
+                "badge_id": stmt.excluded.badge_id,
+                "reason": stmt.excluded.reason,
+                "status": PENDING,
+                "attempts": 0,
+                "error": None,
+                "created_at": stmt.excluded.created_at,
+                "next_attempt_at": stmt.excluded.next_attempt_at,
+                "version": C.version + 1,
+            },
+        )
 
     async def enqueue(self, changes: Sequence[NewRoleChange], now: datetime) -> None:
-        by_role: dict[tuple[int, int], list[int]] = {}
+        rows: list[dict[str, Any]] = []
         for c in changes:
             if c.action is RoleAction.DELETE_ROLE:
                 await self.cancel_role(c.guild_id, c.role_id)
-            elif c.user_id is not None:
-                by_role.setdefault((c.guild_id, c.role_id), []).append(c.user_id)
-        for (guild_id, role_id), user_ids in by_role.items():
-            await self._supersede(guild_id, role_id, user_ids)
-        rows = [
-            {
-                "guild_id": c.guild_id,
-                "role_id": c.role_id,
-                "action": c.action.value,
-                "user_id": c.user_id,
-                "badge_id": c.badge_id,
-                "reason": c.reason,
-                "status": PENDING,
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-            for c in changes
-        ]
+                await self._s.execute(
+                    ROLE_CHANGES.insert().values(
+                        guild_id=c.guild_id,
+                        role_id=c.role_id,
+                        action=c.action.value,
+                        user_id=None,
+                        badge_id=c.badge_id,
+                        reason=c.reason,
+                        status=PENDING,
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                        version=0,
+                    )
+                )
+                continue
+            rows.append(
+                {
+                    "guild_id": c.guild_id,
+                    "role_id": c.role_id,
+                    "action": c.action.value,
+                    "user_id": c.user_id,
+                    "badge_id": c.badge_id,
+                    "reason": c.reason,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "version": 0,
+                }
+            )
+        stmt = self._upsert()
         for start in range(0, len(rows), _CHUNK):
-            await self._s.execute(insert(RoleChangeRow), rows[start : start + _CHUNK])
+            await self._s.execute(stmt, rows[start : start + _CHUNK])
 
     async def enqueue_for_holders(
         self,
@@ -87,45 +127,45 @@ class SqlRoleQueue:
         now: datetime,
     ) -> int:
         holders = select(
-            AwardRow.guild_id,
+            A.guild_id,
             literal(role_id).label("role_id"),
             literal(action.value).label("action"),
-            AwardRow.user_id,
-            AwardRow.badge_id,
+            A.user_id,
+            A.badge_id,
             literal(reason).label("reason"),
             literal(PENDING).label("status"),
             literal(0).label("attempts"),
-            literal(now, RoleChangeRow.created_at.type).label("created_at"),
-            literal(now, RoleChangeRow.next_attempt_at.type).label("next_attempt_at"),
-        ).where(AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id)
-        await self._s.execute(
-            delete(RoleChangeRow).where(
-                RoleChangeRow.guild_id == guild_id,
-                RoleChangeRow.role_id == role_id,
-                RoleChangeRow.status == PENDING,
-                RoleChangeRow.user_id.in_(
-                    select(AwardRow.user_id).where(
-                        AwardRow.guild_id == guild_id, AwardRow.badge_id == badge_id
-                    )
-                ),
-            )
-        )
+            literal(now, C.created_at.type).label("created_at"),
+            literal(now, C.next_attempt_at.type).label("next_attempt_at"),
+            literal(0).label("version"),
+        ).where(A.guild_id == guild_id, A.badge_id == badge_id)
         columns = [
             "guild_id", "role_id", "action", "user_id", "badge_id", "reason",
-            "status", "attempts", "created_at", "next_attempt_at",
+            "status", "attempts", "created_at", "next_attempt_at", "version",
         ]  # fmt: skip
-        result = await self._s.execute(insert(RoleChangeRow).from_select(columns, holders))
+        stmt = dialect_insert(self._dialect, ROLE_CHANGES).from_select(columns, holders)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=_INTENT,
+            set_={
+                "action": stmt.excluded.action,
+                "badge_id": stmt.excluded.badge_id,
+                "reason": stmt.excluded.reason,
+                "status": PENDING,
+                "attempts": 0,
+                "error": None,
+                "created_at": stmt.excluded.created_at,
+                "next_attempt_at": stmt.excluded.next_attempt_at,
+                "version": C.version + 1,
+            },
+        )
+        result = await self._s.execute(stmt)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def due(self, guild_id: int, now: datetime, limit: int) -> list[RoleChange]:
         stmt = (
-            select(RoleChangeRow.__table__)
-            .where(
-                RoleChangeRow.status == PENDING,
-                RoleChangeRow.guild_id == guild_id,
-                RoleChangeRow.next_attempt_at <= now,
-            )
-            .order_by(RoleChangeRow.id)
+            select(ROLE_CHANGES)
+            .where(C.status == PENDING, C.guild_id == guild_id, C.next_attempt_at <= now)
+            .order_by(C.next_attempt_at, C.id)
             .limit(limit)
         )
         return [_change(r) for r in (await self._s.execute(stmt)).all()]
@@ -133,177 +173,121 @@ class SqlRoleQueue:
     async def in_flight(
         self, guild_id: int, role_id: int, user_id: int | None = None
     ) -> tuple[set[int], set[int]]:
-        stmt = select(RoleChangeRow.user_id, RoleChangeRow.action).where(
-            RoleChangeRow.guild_id == guild_id,
-            RoleChangeRow.role_id == role_id,
-            RoleChangeRow.status == PENDING,
-            RoleChangeRow.user_id.is_not(None)
-            if user_id is None
-            else RoleChangeRow.user_id == user_id,
+        stmt = select(C.user_id, C.action).where(
+            C.guild_id == guild_id,
+            C.role_id == role_id,
+            C.status == PENDING,
+            C.user_id.is_not(None) if user_id is None else C.user_id == user_id,
         )
         adding: set[int] = set()
         removing: set[int] = set()
-        for user_id, action in (await self._s.execute(stmt)).all():
-            if user_id is not None:
-                (adding if action == RoleAction.ADD.value else removing).add(user_id)
+        for uid, action in (await self._s.execute(stmt)).all():
+            if uid is not None:
+                (adding if action == RoleAction.ADD.value else removing).add(uid)
         return adding, removing
 
-    async def applied(self, change_id: int) -> None:
-        await self._s.execute(delete(RoleChangeRow).where(RoleChangeRow.id == change_id))
+    def _this(self, change_id: int, version: int) -> Any:
+        return and_(C.id == change_id, C.version == version)
 
-    async def retry_at(self, change_id: int, error: str, when: datetime) -> None:
+    async def applied(self, change_id: int, version: int) -> bool:
+        result = await self._s.execute(delete(ROLE_CHANGES).where(self._this(change_id, version)))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def retry_at(self, change_id: int, version: int, error: str, when: datetime) -> None:
         await self._s.execute(
-            update(RoleChangeRow)
-            .where(RoleChangeRow.id == change_id)
-            .values(attempts=RoleChangeRow.attempts + 1, error=error, next_attempt_at=when)
+            update(ROLE_CHANGES)
+            .where(self._this(change_id, version))
+            .values(attempts=C.attempts + 1, error=error, next_attempt_at=when)
         )
 
-    async def failed(self, change_id: int, error: str) -> None:
+    async def failed(self, change_id: int, version: int, error: str) -> None:
         await self._s.execute(
-            update(RoleChangeRow)
-            .where(RoleChangeRow.id == change_id)
-            .values(attempts=RoleChangeRow.attempts + 1, error=error, status=FAILED)
+            update(ROLE_CHANGES)
+            .where(self._this(change_id, version))
+            .values(attempts=C.attempts + 1, error=error, status=FAILED)
         )
 
-    async def fail_role(self, guild_id: int, role_id: int, error: str) -> int:
+    async def fail_role(
+        self, guild_id: int, role_id: int, error: str, actions: Sequence[RoleAction]
+    ) -> int:
         result = await self._s.execute(
-            update(RoleChangeRow)
+            update(ROLE_CHANGES)
             .where(
-                RoleChangeRow.guild_id == guild_id,
-                RoleChangeRow.role_id == role_id,
-                RoleChangeRow.status == PENDING,
+                C.guild_id == guild_id,
+                C.role_id == role_id,
+                C.status == PENDING,
+                C.action.in_([a.value for a in actions]),
             )
-            .values(attempts=RoleChangeRow.attempts + 1, error=error, status=FAILED)
+            .values(attempts=C.attempts + 1, error=error, status=FAILED)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def retry_failed(self, guild_id: int, now: datetime) -> int:
+    async def requeue_failed(self, guild_id: int, now: datetime) -> int:
+        failed = and_(C.guild_id == guild_id, C.status == FAILED)
+        member = C.user_id.is_not(None)
+        # what the awards say now: a failed add of someone who no longer holds the badge, or
+        # a failed deletion of a role some badge uses again, is dropped, never replayed
+        await self._s.execute(
+            delete(ROLE_CHANGES).where(
+                failed, member, C.action == RoleAction.ADD.value, ~_holds_role()
+            )
+        )
+        await self._s.execute(
+            delete(ROLE_CHANGES).where(
+                failed, C.action == RoleAction.DELETE_ROLE.value, _role_linked()
+            )
+        )
+        # a failed removal of someone who holds the badge again becomes an add
+        await self._s.execute(
+            update(ROLE_CHANGES)
+            .where(failed, member, C.action == RoleAction.REMOVE.value, _holds_role())
+            .values(action=RoleAction.ADD.value)
+        )
         result = await self._s.execute(
-            update(RoleChangeRow)
-            .where(RoleChangeRow.guild_id == guild_id, RoleChangeRow.status == FAILED)
-            .values(status=PENDING, error=None, next_attempt_at=now)
+            update(ROLE_CHANGES)
+            .where(failed)
+            .values(
+                status=PENDING, error=None, attempts=0, next_attempt_at=now, version=C.version + 1
+            )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def failures(self, guild_id: int, limit: int) -> list[RoleChange]:
         stmt = (
-            select(RoleChangeRow.__table__)
-            .where(RoleChangeRow.guild_id == guild_id, RoleChangeRow.status == FAILED)
-            .order_by(RoleChangeRow.id.desc())
+            select(ROLE_CHANGES)
+            .where(C.guild_id == guild_id, C.status == FAILED)
+            .order_by(C.id.desc())
             .limit(limit)
         )
         return [_change(r) for r in (await self._s.execute(stmt)).all()]
 
     async def counts(self, guild_id: int) -> tuple[int, int]:
+        stmt = select(C.status, func.count()).where(C.guild_id == guild_id).group_by(C.status)
+        by_status = {str(status): int(n) for status, n in (await self._s.execute(stmt)).all()}
+        return by_status.get(PENDING, 0), by_status.get(FAILED, 0)
+
+    async def progress(self, guild_id: int, badge_id: str) -> tuple[int, int]:
         stmt = (
-            select(RoleChangeRow.status, func.count())
-            .where(RoleChangeRow.guild_id == guild_id)
-            .group_by(RoleChangeRow.status)
+            select(C.status, func.count())
+            .where(C.guild_id == guild_id, C.badge_id == badge_id)
+            .group_by(C.status)
         )
         by_status = {str(status): int(n) for status, n in (await self._s.execute(stmt)).all()}
         return by_status.get(PENDING, 0), by_status.get(FAILED, 0)
 
-    async def pending_for_badge(self, guild_id: int, badge_id: str) -> int:
-        stmt = select(func.count()).where(
-            RoleChangeRow.guild_id == guild_id,
-            RoleChangeRow.badge_id == badge_id,
-            RoleChangeRow.status == PENDING,
-        )
-        return int((await self._s.execute(stmt)).scalar_one())
-
     async def guilds_due(self, now: datetime) -> list[int]:
-        stmt = (
-            select(RoleChangeRow.guild_id)
-            .where(RoleChangeRow.status == PENDING, RoleChangeRow.next_attempt_at <= now)
-            .distinct()
-        )
+        stmt = select(C.guild_id).where(C.status == PENDING, C.next_attempt_at <= now).distinct()
         return list((await self._s.scalars(stmt)).all())
 
-    async def cancel_role(self, guild_id: int, role_id: int) -> int:
-        result = await self._s.execute(
-            delete(RoleChangeRow).where(
-                RoleChangeRow.guild_id == guild_id,
-                RoleChangeRow.role_id == role_id,
-                RoleChangeRow.status == PENDING,
-            )
-        )
+    async def cancel_role(
+        self, guild_id: int, role_id: int, actions: Sequence[RoleAction] | None = None
+    ) -> int:
+        where = [C.guild_id == guild_id, C.role_id == role_id]
+        if actions is not None:
+            where.append(C.action.in_([a.value for a in actions]))
+        result = await self._s.execute(delete(ROLE_CHANGES).where(*where))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def drop_guild(self, guild_id: int) -> int:
-        result = await self._s.execute(
-            delete(RoleChangeRow).where(RoleChangeRow.guild_id == guild_id)
-        )
+        result = await self._s.execute(delete(ROLE_CHANGES).where(C.guild_id == guild_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def clear_failures(self, guild_id: int) -> int:
-        result = await self._s.execute(
-            delete(RoleChangeRow).where(
-                RoleChangeRow.guild_id == guild_id, RoleChangeRow.status == FAILED
-            )
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def _overwrite(data: dict[str, Any] | None) -> Overwrite | None:
-    return None if data is None else Overwrite(allow=int(data["allow"]), deny=int(data["deny"]))
-
-
-def _raw(overwrite: Overwrite | None) -> dict[str, Any] | None:
-    if overwrite is None:
-        return None
-    # as strings: permission bit sets exceed what JSON numbers carry safely
-    return {"allow": str(overwrite.allow), "deny": str(overwrite.deny)}
-
-
-def _gate(row: Row[Any]) -> Gate:
-    return Gate(
-        guild_id=row.guild_id,
-        badge_id=row.badge_id,
-        channel_id=row.channel_id,
-        role_id=row.role_id,
-        everyone_before=_overwrite(row.everyone_before),
-        role_before=_overwrite(row.role_before),
-    )
-
-
-class SqlGateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
-
-    async def add(self, gate: Gate) -> None:
-        await self._s.execute(
-            insert(GateRow).values(
-                guild_id=gate.guild_id,
-                badge_id=gate.badge_id,
-                channel_id=gate.channel_id,
-                role_id=gate.role_id,
-                everyone_before=_raw(gate.everyone_before),
-                role_before=_raw(gate.role_before),
-            )
-        )
-
-    async def remove(self, guild_id: int, badge_id: str, channel_id: int) -> Gate | None:
-        stmt = (
-            delete(GateRow)
-            .where(
-                GateRow.guild_id == guild_id,
-                GateRow.badge_id == badge_id,
-                GateRow.channel_id == channel_id,
-            )
-            .returning(*GateRow.__table__.columns)
-        )
-        row = (await self._s.execute(stmt)).first()
-        return None if row is None else _gate(row)
-
-    async def _where(self, *where: Any) -> list[Gate]:
-        stmt = select(GateRow.__table__).where(*where).order_by(GateRow.channel_id)
-        return [_gate(r) for r in (await self._s.execute(stmt)).all()]
-
-    async def of_badge(self, guild_id: int, badge_id: str) -> list[Gate]:
-        return await self._where(GateRow.guild_id == guild_id, GateRow.badge_id == badge_id)
-
-    async def of_channel(self, guild_id: int, channel_id: int) -> list[Gate]:
-        return await self._where(GateRow.guild_id == guild_id, GateRow.channel_id == channel_id)
-
-    async def of_guild(self, guild_id: int) -> list[Gate]:
-        return await self._where(GateRow.guild_id == guild_id)

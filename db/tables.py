@@ -73,7 +73,8 @@ class BadgeRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     guild_id: Mapped[int]
     name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(400))
+    """The name as compared: look-alikes (case, invisible characters, confusables) collide."""
     slug: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
     icon: Mapped[str | None] = mapped_column(String(512))
@@ -85,6 +86,8 @@ class BadgeRow(Base):
     updated_at: Mapped[datetime]
     created_by: Mapped[int]
     role_managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    role_power: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Permission bits beyond channel access approved with the linked role."""
 
 
 class AwardRow(Base):
@@ -156,13 +159,15 @@ class BotStateRow(Base):
 
 
 class RoleChangeRow(Base):
-    """The outbox: role changes to apply in Discord. Applied rows are deleted; permanent
-    failures stay with their error until an admin clears them."""
+    """The outbox: role changes to apply in Discord. One live intent per member and role
+    (unique); a newer change replaces it and bumps ``version``. Applied rows are deleted;
+    permanent failures stay with their error until they are retried or replaced."""
 
     __tablename__ = "role_changes"
     __table_args__ = (
         Index("ix_role_changes_due", "status", "guild_id", "next_attempt_at", "id"),
         Index("ix_role_changes_guild_role", "guild_id", "role_id", "status"),
+        Index("uq_role_changes_intent", "guild_id", "role_id", "user_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -177,6 +182,7 @@ class RoleChangeRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GateRow(Base):
@@ -205,3 +211,5 @@ AWARDS = _table(AwardRow)
 AUDIT_EVENTS = _table(AuditEventRow)
 GUILD_SETTINGS = _table(GuildSettingsRow)
 LEVEL_ROLES = _table(LevelRoleRow)
+ROLE_CHANGES = _table(RoleChangeRow)
+GATES = _table(GateRow)

@@ -6,6 +6,7 @@ import asyncio
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from badges.ports import (
@@ -16,13 +17,16 @@ from badges.ports import (
     RoleQueue,
     SettingsRepository,
 )
+from db.gates import SqlGateRepository
 from db.repositories import (
     SqlAuditLog,
     SqlAwardRepository,
     SqlBadgeRepository,
     SqlSettingsRepository,
 )
-from db.role_queue import SqlGateRepository, SqlRoleQueue
+from db.role_queue import SqlRoleQueue
+
+CHANGES_CHANNEL = "badgebot_changes"
 
 
 class SqlUnitOfWork:
@@ -65,7 +69,7 @@ class SqlUnitOfWork:
         self.awards = SqlAwardRepository(session, self._dialect)
         self.audit = SqlAuditLog(session)
         self.settings = SqlSettingsRepository(session, self._dialect)
-        self.role_queue = SqlRoleQueue(session)
+        self.role_queue = SqlRoleQueue(session, self._dialect)
         self.gates = SqlGateRepository(session)
         return self
 
@@ -82,6 +86,20 @@ class SqlUnitOfWork:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    async def lock(self, key: int) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock on ``key`` (a guild or channel id:
+        snowflakes are unique across Discord, so keys never collide). SQLite serialises
+        writers already."""
+        assert self._session is not None
+        if self._dialect == "postgresql":
+            await self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    async def announce(self) -> None:
+        """PostgreSQL: NOTIFY the change feed's channel; delivered when the transaction commits."""
+        assert self._session is not None
+        if self._dialect == "postgresql":
+            await self._session.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
 
     async def commit(self) -> None:
         assert self._session is not None

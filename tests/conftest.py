@@ -17,6 +17,7 @@ from badges.service import BadgeService
 from db import migrate
 from db.database import Database
 from db.tables import Base
+from tests.fakes import FakeDiscord
 
 TEST_DATABASE_URL = os.environ.get("BADGEBOT_TEST_DATABASE_URL", "")
 BACKEND = "postgresql" if TEST_DATABASE_URL.startswith("postgresql") else "sqlite"
@@ -25,7 +26,8 @@ GUILD = 1_000_000_000_000_001
 OTHER_GUILD = 1_000_000_000_000_002
 
 SUPER = Actor(900, "owner", Level.SUPER_ADMIN)
-ADMIN = Actor(901, "admin", Level.ADMIN)
+ADMIN = Actor(901, "admin", Level.ADMIN, manages_roles=True)
+PLAIN_ADMIN = Actor(905, "admin without manage roles", Level.ADMIN)
 MOD = Actor(902, "mod", Level.MODERATOR)
 MEMBER = Actor(903, "member", Level.MEMBER)
 
@@ -88,5 +90,11 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def service(database: Database) -> BadgeService:
-    return BadgeService(database)
+def discord_facts() -> FakeDiscord:
+    """What the service is told about Discord in storage tests (adjust it in a test)."""
+    return FakeDiscord()
+
+
+@pytest.fixture
+def service(database: Database, discord_facts: FakeDiscord) -> BadgeService:
+    return BadgeService(database, directory=discord_facts)

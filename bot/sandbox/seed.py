@@ -48,7 +48,7 @@ async def seed_badges(service: BadgeService, world: DemoWorld) -> None:
     admin = _actor(world.admin, Level.ADMIN)
     for badge in DEMO_BADGES:
         try:
-            await service.create_badge(
+            await service.catalog.create(
                 admin,
                 world.guild.id,
                 name=badge.name,
@@ -71,8 +71,10 @@ async def seed_awards(service: BadgeService, world: DemoWorld) -> None:
         ("bug-hunter", alice, "Spotted the broken link in the rules"),
     ):
         try:
-            badge = await service.get_badge_by_slug(world.guild.id, slug)
-            await service.award(moderator, world.guild.id, badge.id, member.id, reason=reason)
+            badge = await service.catalog.get_by_slug(world.guild.id, slug)
+            await service.awards.award(
+                moderator, world.guild.id, badge.id, member.id, reason=reason
+            )
         except BadgeError:  # the badge was renamed or deleted, or is held already
             continue
 
@@ -80,12 +82,13 @@ async def seed_awards(service: BadgeService, world: DemoWorld) -> None:
 async def seed_role_linked_badge(service: BadgeService, world: DemoWorld) -> None:
     """ "Trusted Helper": linked to the Helpers role, which opens #helpers-lounge (the world
     builds that channel hidden from @everyone and open to Helpers, so its gate is recorded
-    as replacing no overwrites). Alice holds it, so the role sync gives her the role."""
-    admin = _actor(world.admin, Level.ADMIN)
+    as replacing no overwrites). Alice holds it, so the role sync gives her the role. The
+    owner sets it up: linking roles and gating channels need Manage Roles."""
+    admin = _actor(world.owner, Level.SUPER_ADMIN)
     moderator = _actor(world.moderator, Level.MODERATOR)
     guild_id = world.guild.id
     try:
-        badge = await service.create_badge(
+        badge = await service.catalog.create(
             admin,
             guild_id,
             name="Trusted Helper",
@@ -94,7 +97,7 @@ async def seed_role_linked_badge(service: BadgeService, world: DemoWorld) -> Non
             description="Helps others; opens #helpers-lounge",
             role_id=world.helpers_role.id,
         )
-        await service.add_gate(
+        await service.gates.add(
             admin,
             guild_id,
             badge.id,
@@ -102,7 +105,7 @@ async def seed_role_linked_badge(service: BadgeService, world: DemoWorld) -> Non
             everyone_before=None,
             role_before=None,
         )
-        await service.award(
+        await service.awards.award(
             moderator,
             guild_id,
             badge.id,

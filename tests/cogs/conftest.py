@@ -11,7 +11,7 @@ import simcord
 
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
-from bot.replies import describe
+from bot.ui.replies import describe
 from db.database import Database
 
 
@@ -58,7 +58,9 @@ async def build_world(env: simcord.Env, name: str = "Test Guild") -> World:
     guild = env.create_guild(name, owner=owner_user)
     general = guild.create_text_channel("general")
     logs = guild.create_text_channel("badge-log")
-    admins = guild.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
+    admins = guild.create_role(
+        "Admins", permissions=discord.Permissions(manage_guild=True, manage_roles=True)
+    )
     mods = guild.create_role("Mods", permissions=discord.Permissions(manage_roles=True))
     plain_mod_role = guild.create_role("Staff")
     helpers = guild.create_role("Helpers")
@@ -119,3 +121,13 @@ async def role_ids(world: World, member: simcord.MemberActor) -> set[int]:
     assert guild is not None
     fetched = await guild.fetch_member(member.id)
     return {r.id for r in fetched.roles if not r.is_default()}
+
+
+async def add_members(world: World, count: int, prefix: str = "member") -> list[int]:
+    """``count`` new members of the test guild; their ids."""
+    ids: list[int] = []
+    for start in range(0, count, 200):  # each join is an event the bot handles: in steps
+        for i in range(start, min(count, start + 200)):
+            ids.append(world.guild.add_member(world.env.create_user(f"{prefix}{i}")).id)
+        await world.env.settle()
+    return ids

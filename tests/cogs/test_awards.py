@@ -31,7 +31,7 @@ async def test_moderator_awards_publicly_with_reason(helper: World) -> None:
     assert embed.footer.text == "Awarded by moduser"
     assert embed.colour is not None
     assert embed.colour.value == 0x00FF00
-    (held,) = (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).items
+    (held,) = (await w.bot.service.awards.of_member(w.guild.id, w.alice.id)).items
     assert (held.badge.name, held.award.reason, held.award.awarded_by_id) == (
         "Helper",
         "answered 100 questions",
@@ -54,15 +54,15 @@ async def test_member_cannot_award(helper: World) -> None:
         "You need the Moderator level to award badges."
         " An admin can give your role that level with /badge config set-role."
     )
-    assert (await w.bot.service.list_member_badges(w.guild.id, w.bob.id)).total == 0
+    assert (await w.bot.service.awards.of_member(w.guild.id, w.bob.id)).total == 0
 
 
 async def test_awarding_a_bot_is_refused(helper: World) -> None:
     w = helper
     res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.robot)
     assert res.ephemeral
-    assert text_of(res) == "robot is a bot, and bots cannot hold badges: pick a member."
-    assert (await w.bot.service.find_badge(w.guild.id, "helper")).awarded_count == 0
+    assert text_of(res) == "Bots cannot hold badges: pick a member."
+    assert (await w.bot.service.catalog.find(w.guild.id, "helper")).awarded_count == 0
 
 
 async def test_awarding_twice_is_refused_privately(helper: World) -> None:
@@ -74,7 +74,7 @@ async def test_awarding_twice_is_refused_privately(helper: World) -> None:
     assert text_of(res) == "User already has this badge ('Helper')."
     # the public "thinking" message was removed: the channel shows nothing new to others
     assert len(w.general.history(viewer=w.alice)) == before
-    assert (await w.bot.service.find_badge(w.guild.id, "helper")).awarded_count == 1
+    assert (await w.bot.service.catalog.find(w.guild.id, "helper")).awarded_count == 1
 
 
 async def test_inactive_badge_cannot_be_awarded(helper: World) -> None:
@@ -102,9 +102,9 @@ async def test_revoke_with_reason(helper: World) -> None:
     embed = embed_of(res)
     assert embed.title == "alice no longer holds 🤝 Helper"
     assert embed.description == "left the team"
-    assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 0
+    assert (await w.bot.service.awards.of_member(w.guild.id, w.alice.id)).total == 0
     moderator = Actor(w.mod.id, "moduser", Level.MODERATOR)
-    latest = (await w.bot.service.member_history(moderator, w.guild.id, w.alice.id)).items[0]
+    latest = (await w.bot.service.awards.history(moderator, w.guild.id, w.alice.id)).items[0]
     assert (latest.kind, latest.reason) == (EventKind.REVOKED, "left the team")
 
 
@@ -123,7 +123,7 @@ async def test_member_cannot_revoke(helper: World) -> None:
         "You need the Moderator level to revoke badges."
         " An admin can give your role that level with /badge config set-role."
     )
-    assert (await w.bot.service.list_member_badges(w.guild.id, w.alice.id)).total == 1
+    assert (await w.bot.service.awards.of_member(w.guild.id, w.alice.id)).total == 1
 
 
 async def test_unexpected_failure_apologises_with_an_error_id_and_logs_it(
@@ -134,7 +134,7 @@ async def test_unexpected_failure_apologises_with_an_error_id_and_logs_it(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(w.bot.service, "award", broken)
+    monkeypatch.setattr(w.bot.service.awards, "award", broken)
     res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
     assert res.ephemeral
     reply = text_of(res)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from badges.permissions import Actor, Level
-from tests.cogs.conftest import World, embed_of, text_of
+from tests.cogs.conftest import World, add_members, embed_of, text_of
 
 
 async def test_show_settings_to_admins(world: World) -> None:
@@ -38,7 +38,7 @@ async def test_admin_sets_a_moderator_role_and_it_takes_effect(world: World) -> 
     assert text_of(res) == f"Members with <@&{world.mod_role.id}> now have the Moderator level."
     after = await world.bob.slash(world.general, "badge history", member=world.alice)
     assert embed_of(after).title == "Badge history of alice"
-    settings = await world.bot.service.get_settings(world.guild.id)
+    settings = await world.bot.service.config.get(world.guild.id)
     assert settings.moderator_role_ids == {world.mod_role.id}
 
 
@@ -50,7 +50,7 @@ async def test_only_super_admin_sets_an_admin_role(world: World) -> None:
         "You need the Super Admin level to give a role the Admin level."
         " Only the server owner or a member with Administrator can."
     )
-    assert (await world.bot.service.get_settings(world.guild.id)).admin_role_ids == frozenset()
+    assert (await world.bot.service.config.get(world.guild.id)).admin_role_ids == frozenset()
     res = await world.owner.slash(
         world.general, "badge config set-role", level="admin", role=world.mod_role
     )
@@ -63,7 +63,7 @@ async def test_everyone_role_cannot_get_a_level(world: World) -> None:
     )
     assert res.ephemeral
     assert text_of(res).startswith("@everyone cannot be given a level")
-    assert (await world.bot.service.get_settings(world.guild.id)).role_levels() == {}
+    assert (await world.bot.service.config.get(world.guild.id)).role_levels() == {}
 
 
 async def test_unset_role(world: World) -> None:
@@ -111,15 +111,18 @@ async def test_log_channel_gets_an_embed_for_every_change(world: World) -> None:
         "Reason": "kind",
     }
     edit = {f.name: f.value for f in posted[2].fields}
-    assert edit["Changes"] == "color: — → #ABCDEF"
+    assert edit["Changes"] == "color: — → \\#ABCDEF"  # shown as #ABCDEF, never a heading
 
 
 async def test_bulk_changes_are_summarised_in_the_log(world: World) -> None:
     await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
     await world.admin.slash(world.general, "badge create", name="Helper")
-    badge = await world.bot.service.find_badge(world.guild.id, "helper")
-    await world.bot.service.bulk_award(
-        Actor(world.mod.id, "moduser", Level.MODERATOR), world.guild.id, badge.id, range(1, 41)
+    badge = await world.bot.service.catalog.find(world.guild.id, "helper")
+    await world.bot.service.awards.bulk_award(
+        Actor(world.mod.id, "moduser", Level.MODERATOR),
+        world.guild.id,
+        badge.id,
+        await add_members(world, 40),
     )
     await world.bot.log_channel.drain()
     assert world.logs.history()[-1].embeds[0].title == "Badge awarded to 40 members"
@@ -136,7 +139,7 @@ async def test_log_channel_the_bot_cannot_post_in_is_refused(world: World) -> No
         f"I cannot post in <#{locked.id}>: I need Send Messages, Embed Links there. "
         "Grant it in the channel's permissions, then run this again."
     )
-    assert (await world.bot.service.get_settings(world.guild.id)).log_channel_id is None
+    assert (await world.bot.service.config.get(world.guild.id)).log_channel_id is None
 
 
 async def test_log_channel_unset_and_refused_to_moderators(world: World) -> None:

@@ -24,7 +24,7 @@ async def test_admin_creates_a_badge(world: World) -> None:
     assert embed.colour is not None
     assert embed.colour.value == 0xFF0000
     assert embed.description == "Answers questions"
-    stored = await world.bot.service.find_badge(world.guild.id, "helper")
+    stored = await world.bot.service.catalog.find(world.guild.id, "helper")
     assert (stored.name, stored.color, stored.created_by) == ("Helper", "#FF0000", world.admin.id)
 
 
@@ -43,7 +43,7 @@ async def test_moderator_cannot_create(world: World) -> None:
         "You need the Admin level to create badges."
         " The server owner can give your role that level with /badge config set-role."
     )
-    assert (await world.bot.service.list_badges(world.guild.id)).total == 0
+    assert (await world.bot.service.catalog.list(world.guild.id)).total == 0
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ async def test_create_bad_input_is_refused_and_changes_nothing(
     res = await world.admin.slash(world.general, "badge create", name="Helper", **options)
     assert res.ephemeral
     assert text_of(res).startswith(message)
-    assert (await world.bot.service.list_badges(world.guild.id)).total == 0
+    assert (await world.bot.service.catalog.list(world.guild.id)).total == 0
 
 
 async def test_overlong_name_is_refused_by_discord_before_the_bot(world: World) -> None:
@@ -72,7 +72,7 @@ async def test_duplicate_name_in_other_case_is_refused(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Helper")
     res = await world.admin.slash(world.general, "badge create", name="HELPER")
     assert text_of(res) == "A badge named 'HELPER' already exists in this server."
-    assert (await world.bot.service.list_badges(world.guild.id)).total == 1
+    assert (await world.bot.service.catalog.list(world.guild.id)).total == 1
 
 
 async def test_edit_changes_given_fields_and_clears_with_dash(world: World) -> None:
@@ -88,7 +88,7 @@ async def test_edit_changes_given_fields_and_clears_with_dash(world: World) -> N
         active=False,
     )
     assert text_of(res) == "Updated **Top Helper**."
-    badge = await world.bot.service.find_badge(world.guild.id, "helper")
+    badge = await world.bot.service.catalog.find(world.guild.id, "helper")
     assert (badge.name, badge.description, badge.color, badge.is_active) == (
         "Top Helper",
         None,
@@ -110,7 +110,7 @@ async def test_edit_by_moderator_is_refused(world: World) -> None:
         "You need the Admin level to edit badges."
         " The server owner can give your role that level with /badge config set-role."
     )
-    assert (await world.bot.service.find_badge(world.guild.id, "helper")).name == "Helper"
+    assert (await world.bot.service.catalog.find(world.guild.id, "helper")).name == "Helper"
 
 
 async def test_edit_unknown_badge_suggests_a_name(world: World) -> None:
@@ -139,8 +139,8 @@ async def test_delete_asks_then_deletes_on_confirm(world: World) -> None:
         "Deleted **Helper**. 2 members no longer hold it; their history keeps it."
     )
     with pytest.raises(BadgeNotFound):
-        await world.bot.service.find_badge(world.guild.id, "helper")
-    assert (await world.bot.service.list_member_badges(world.guild.id, world.alice.id)).total == 0
+        await world.bot.service.catalog.find(world.guild.id, "helper")
+    assert (await world.bot.service.awards.of_member(world.guild.id, world.alice.id)).total == 0
 
 
 async def test_delete_confirmation_by_someone_else_is_refused(world: World) -> None:
@@ -152,7 +152,7 @@ async def test_delete_confirmation_by_someone_else_is_refused(world: World) -> N
     assert text_of(other) == (
         f"Only <@{world.admin.id}> can use these buttons; run the command yourself."
     )
-    assert (await world.bot.service.find_badge(world.guild.id, "helper")).awarded_count == 2
+    assert (await world.bot.service.catalog.find(world.guild.id, "helper")).awarded_count == 2
 
 
 async def test_delete_cancel_and_timeout_keep_the_badge(world: World) -> None:
@@ -167,7 +167,7 @@ async def test_delete_cancel_and_timeout_keep_the_badge(world: World) -> None:
     timed_out = message(world.general, res.response.id)
     assert timed_out.content == "Kept **Helper** (no answer within a minute)."
     assert all(c.disabled for row in timed_out.components for c in row.children)
-    assert (await world.bot.service.find_badge(world.guild.id, "helper")).awarded_count == 2
+    assert (await world.bot.service.catalog.find(world.guild.id, "helper")).awarded_count == 2
 
 
 async def test_delete_by_moderator_is_refused_without_a_prompt(world: World) -> None:

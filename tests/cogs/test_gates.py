@@ -56,7 +56,7 @@ async def test_ungate_restores_the_previous_overwrites(gated: World) -> None:
     await w.env.settle()
     await w.admin.slash(w.general, "badge gate", badge="helper", channel=lounge)
     # the owner still sees the hidden channel (an admin without the badge would not)
-    res = await w.owner.slash(w.general, "badge ungate", badge="helper", channel=lounge)
+    res = await w.owner.slash(w.general, "badge ungate", badge="helper", channel=str(lounge.id))
     assert text_of(res) == f"<#{lounge.id}> is no longer gated by **Helper**."
     channel = _channel(w, "helpers-lounge")
     restored = channel.overwrites_for(everyone)
@@ -71,10 +71,12 @@ async def test_gate_refusals(gated: World) -> None:
     await w.admin.slash(w.general, "badge create", name="Plain")
     res = await w.admin.slash(w.general, "badge gate", badge="plain", channel=lounge)
     assert res.ephemeral
-    assert text_of(res).startswith("**Plain** has no role to open")
+    assert text_of(res) == (
+        "'Plain' has no role to open channels with: link one first. Link one with /badge link-role."
+    )
     res = await w.mod.slash(w.general, "badge gate", badge="helper", channel=lounge)
     assert text_of(res) == (
-        "You need the Admin level to edit badges."
+        "You need the Admin level to change who sees a channel."
         " The server owner can give your role that level with /badge config set-role."
     )
     locked = w.guild.create_text_channel(
@@ -87,8 +89,8 @@ async def test_gate_refusals(gated: World) -> None:
         _channel(w, "locked").overwrites_for(_channel(w, "locked").guild.default_role).view_channel
         is None
     )
-    res = await w.owner.slash(w.general, "badge ungate", badge="helper", channel=lounge)
-    assert text_of(res) == f"<#{lounge.id}> is not gated by 'Helper'."
+    res = await w.owner.slash(w.general, "badge ungate", badge="helper", channel=str(lounge.id))
+    assert text_of(res) == "That channel is not gated by 'Helper'."
 
 
 async def test_gating_twice_is_refused(gated: World) -> None:
@@ -96,7 +98,7 @@ async def test_gating_twice_is_refused(gated: World) -> None:
     lounge = w.guild.channels["helpers-lounge"]
     await w.admin.slash(w.general, "badge gate", badge="helper", channel=lounge)
     res = await w.owner.slash(w.general, "badge gate", badge="helper", channel=lounge)
-    assert text_of(res) == f"<#{lounge.id}> is already gated by **Helper**."
+    assert text_of(res) == "That channel is already gated by 'Helper'."
     res = await w.admin.slash(w.general, "badge unlink-role", badge="helper")
     assert res.response is not None
     clicked = await w.admin.click(res.response, label="Let them keep it")

@@ -11,13 +11,17 @@ ADMIN = Actor(1, "seed", Level.ADMIN)
 
 
 async def _seed(world: World, count: int, *, holders: int = 0) -> None:
-    """``count`` badges named B00..; the first one awarded to ``holders`` fake members."""
+    """``count`` badges named B00..; the first one awarded to ``holders`` new members."""
     service, guild_id = world.bot.service, world.guild.id
     for i in range(count):
-        await service.create_badge(ADMIN, guild_id, name=f"B{i:02d}", icon="⭐")
+        await service.catalog.create(ADMIN, guild_id, name=f"B{i:02d}", icon="⭐")
     if holders:
-        first = await service.find_badge(guild_id, "b00")
-        await service.bulk_award(ADMIN, guild_id, first.id, range(10_000, 10_000 + holders))
+        first = await service.catalog.find(guild_id, "b00")
+        members = [
+            world.guild.add_member(world.env.create_user(f"holder{i}")) for i in range(holders)
+        ]
+        await world.env.settle()
+        await service.awards.bulk_award(ADMIN, guild_id, first.id, [m.id for m in members])
 
 
 async def test_info_shows_the_badge_to_anyone(world: World) -> None:
@@ -60,10 +64,10 @@ async def test_info_unknown_badge(world: World) -> None:
 
 async def test_list_pages_with_buttons_and_hides_inactive(world: World) -> None:
     await _seed(world, 20)
-    await world.bot.service.update_badge(
+    await world.bot.service.catalog.update(
         ADMIN,
         world.guild.id,
-        (await world.bot.service.find_badge(world.guild.id, "b19")).id,
+        (await world.bot.service.catalog.find(world.guild.id, "b19")).id,
         is_active=False,
     )
     res = await world.alice.slash(world.general, "badge list")
@@ -132,8 +136,8 @@ async def test_member_badges_default_to_the_caller(world: World) -> None:
 async def test_member_badges_paginate_and_only_the_caller_turns_pages(world: World) -> None:
     await _seed(world, 12)
     service = world.bot.service
-    for b in (await service.list_badges(world.guild.id, limit=100)).items:
-        await service.award(ADMIN, world.guild.id, b.id, world.alice.id)
+    for b in (await service.catalog.list(world.guild.id, limit=100)).items:
+        await service.awards.award(ADMIN, world.guild.id, b.id, world.alice.id)
     res = await world.alice.slash(world.general, "badges")
     assert res.response is not None
     assert embed_of(res).footer.text == "Page 1 of 2 · 12 badges"
@@ -194,7 +198,7 @@ async def test_badge_autocomplete(world: World, typed: str, expected: list[str])
     if expected:
         assert (
             choices[0]["value"]
-            == (await world.bot.service.find_badge(world.guild.id, expected[0])).slug
+            == (await world.bot.service.catalog.find(world.guild.id, expected[0])).slug
         )
 
 

@@ -12,7 +12,7 @@ from bot.app import create_bot
 from bot.config import Settings
 from db import state
 from db.database import Database
-from tests.cogs.conftest import World, build_world, embed_of, role_ids, text_of
+from tests.cogs.conftest import World, add_members, build_world, embed_of, role_ids, text_of
 
 pytestmark = pytest.mark.members_intent
 
@@ -45,7 +45,7 @@ async def test_revert_mode_takes_back_a_role_given_by_hand(world: World) -> None
     await _linked(world)
     await _give_role_by_hand(world, world.alice, world.helpers.id)
     assert world.helpers.id not in await role_ids(world, world.alice)
-    assert (await world.bot.service.list_member_badges(world.guild.id, world.alice.id)).total == 0
+    assert (await world.bot.service.awards.of_member(world.guild.id, world.alice.id)).total == 0
 
 
 async def test_revert_mode_gives_back_a_role_removed_by_hand(world: World) -> None:
@@ -61,7 +61,7 @@ async def test_adopt_mode_turns_hand_edits_into_awards_and_revocations(world: Wo
     res = await world.admin.slash(world.general, "badge config role-drift", mode="adopt")
     assert text_of(res).startswith("A badge role given by hand now awards the badge")
     await _give_role_by_hand(world, world.alice, world.helpers.id)
-    (held,) = (await world.bot.service.list_member_badges(world.guild.id, world.alice.id)).items
+    (held,) = (await world.bot.service.awards.of_member(world.guild.id, world.alice.id)).items
     assert (held.badge.name, held.award.awarded_by_name, held.award.reason) == (
         "Helper",
         "Discord",
@@ -69,7 +69,7 @@ async def test_adopt_mode_turns_hand_edits_into_awards_and_revocations(world: Wo
     )
     assert world.helpers.id in await role_ids(world, world.alice)
     await _take_role_by_hand(world, world.alice, world.helpers.id)
-    assert (await world.bot.service.list_member_badges(world.guild.id, world.alice.id)).total == 0
+    assert (await world.bot.service.awards.of_member(world.guild.id, world.alice.id)).total == 0
 
 
 async def test_role_drift_setting_needs_admin(world: World) -> None:
@@ -100,7 +100,7 @@ async def test_deleted_role_unlinks_the_badge_and_tells_the_log(world: World) ->
     assert role is not None
     await role.delete()
     await world.env.settle()
-    assert (await world.bot.service.find_badge(world.guild.id, "helper")).role_id is None
+    assert (await world.bot.service.catalog.find(world.guild.id, "helper")).role_id is None
     await world.bot.log_channel.drain()
     last = world.logs.history()[-1].embeds[0]
     assert last.title == "Role unlinked"
@@ -114,11 +114,11 @@ async def test_sync_dry_run_shows_the_diff_then_sync_fixes_it(world: World) -> N
     # drift that no event reported: the bot was offline (simulated by pausing its worker)
     world.bot.role_sync.paused = True
     await world.mod.slash(world.general, "badge award", badge="helper", member=world.bob)
-    await world.bot.service.role_changes_due(world.guild.id)
+    await world.bot.service.queue.due(world.guild.id)
     await world.env.settle()
     # forget the queued change, as if it had been lost, to create real drift
-    for change in await world.bot.service.role_changes_due(world.guild.id):
-        await world.bot.service.role_change_applied(change.id)
+    for change in await world.bot.service.queue.due(world.guild.id):
+        await world.bot.service.queue.applied(change)
     world.bot.role_sync.paused = False
     dry = await world.mod.slash(world.general, "badge sync", dry_run=True)
     assert text_of(dry) == (
@@ -139,7 +139,7 @@ async def test_sync_refusals(world: World) -> None:
     await _linked(world)
     res = await world.alice.slash(world.general, "badge sync")
     assert text_of(res) == (
-        "You need the Moderator level to award badges."
+        "You need the Moderator level to sync badge roles with the server."
         " An admin can give your role that level with /badge config set-role."
     )
 
@@ -154,7 +154,7 @@ async def test_award_role_awards_everyone_with_a_role(world: World) -> None:
     assert not res.ephemeral
     text = text_of(res)
     assert text.startswith("**Helper**: 2 members awarded, 0 already held it, 1 refused:")
-    assert f"<@{world.robot.id}> (is a bot)" in text
+    assert f"<@{world.robot.id}> (a bot (bots cannot hold badges))" in text
     assert text.endswith("Roles: all given.")
     for member in (world.alice, world.bob):
         assert world.helpers.id in await role_ids(world, member)
@@ -183,17 +183,19 @@ async def test_award_many_bad_input_and_permission(world: World) -> None:
         "You need the Moderator level to award badges."
         " An admin can give your role that level with /badge config set-role."
     )
-    assert (await world.bot.service.find_badge(world.guild.id, "helper")).awarded_count == 0
+    assert (await world.bot.service.catalog.find(world.guild.id, "helper")).awarded_count == 0
 
 
 async def test_permanent_failure_is_recorded_once_and_shown_by_doctor(world: World) -> None:
     await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
     # a role linked earlier and since moved above the bot's role
-    council = world.guild.create_role("Council", position=50)
+    council = world.guild.create_role("Council")
     await world.env.settle()
-    admin = Actor(world.admin.id, "adminuser", Level.ADMIN)
-    badge = await world.bot.service.create_badge(admin, world.guild.id, name="Helper")
-    await world.bot.service.link_role(admin, world.guild.id, badge.id, council.id)
+    admin = Actor(world.admin.id, "adminuser", Level.ADMIN, manages_roles=True)
+    badge = await world.bot.service.catalog.create(admin, world.guild.id, name="Helper")
+    await world.bot.service.roles.link(admin, world.guild.id, badge.id, council.id)
+    world.env.backend.reorder_roles(world.guild.id, [{"id": council.id, "position": 50}])
+    await world.env.settle()
     before = len(world.env.http_requests)
     await world.mod.slash(world.general, "badge award", badge="helper", member=world.alice)
     await world.env.settle()
@@ -201,11 +203,11 @@ async def test_permanent_failure_is_recorded_once_and_shown_by_doctor(world: Wor
         r for r in world.env.http_requests[before:] if "/roles/" in r.path and r.method == "PUT"
     ]
     assert role_calls == []  # refused before asking Discord: no invalid request
-    pending, failed, latest = await world.bot.service.role_sync_status(world.guild.id)
+    pending, failed, latest = await world.bot.service.queue.status(world.guild.id)
     assert (pending, failed) == (0, 1)
     assert latest[0].error == (
-        f"<@&{council.id}> is above my highest role (<@&{world.guild.roles['TestBot'].id}>): "
-        "drag my role above it in Server Settings > Roles."
+        "The role 'Council' is not below my highest role, so Discord will not let me give "
+        "it: move my role above it."
     )
     await world.bot.log_channel.drain()
     assert world.logs.history()[-1].embeds[0].title == "Role sync failed"
@@ -213,7 +215,7 @@ async def test_permanent_failure_is_recorded_once_and_shown_by_doctor(world: Wor
     assert doctor.title == "❌ Badge roles: Needs fixing"
     assert doctor.description is not None
     assert "Role changes that failed: 1" in doctor.description
-    assert "above my highest role" in doctor.description
+    assert "is not below my highest role" in doctor.description
 
 
 async def test_doctor_when_all_is_well(world: World) -> None:
@@ -225,7 +227,7 @@ async def test_doctor_when_all_is_well(world: World) -> None:
     assert "Server Members intent is on" in doctor.description
     res = await world.alice.slash(world.general, "badge doctor")
     assert text_of(res) == (
-        "You need the Moderator level to award badges."
+        "You need the Moderator level to check how badge roles work here."
         " An admin can give your role that level with /badge config set-role."
     )
 
@@ -236,7 +238,7 @@ async def test_server_errors_are_retried_later(world: World) -> None:
     await world.mod.slash(world.general, "badge award", badge="helper", member=world.alice)
     await world.env.settle()
     assert world.helpers.id not in await role_ids(world, world.alice)
-    pending, failed, _ = await world.bot.service.role_sync_status(world.guild.id)
+    pending, failed, _ = await world.bot.service.queue.status(world.guild.id)
     assert (pending, failed) == (1, 0)
 
 
@@ -264,30 +266,29 @@ async def test_a_restart_resumes_the_queue(database: Database) -> None:
         assert world.helpers.id in await role_ids(world, world.alice)
         puts = [r for r in env.http_requests if r.method == "PUT" and "/roles/" in r.path]
         assert len(puts) == 1
-        assert (await second.service.role_sync_status(world.guild.id))[:2] == (0, 0)
+        assert (await second.service.queue.status(world.guild.id))[:2] == (0, 0)
         _ = env.errors
 
 
-async def test_award_many_handles_thousands_from_a_file(world: World) -> None:
+async def test_award_many_handles_hundreds_from_a_file(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Attendee")
-    ids = "\n".join(str(10**17 + i) for i in range(3000))
+    ids = "\n".join(str(uid) for uid in await add_members(world, 300))
     res = await world.mod.slash(
         world.general, "badge award-many", badge="attendee", file=("list.txt", ids.encode())
     )
-    assert text_of(res) == "**Attendee**: 3000 members awarded, 0 already held it."
-    assert (await world.bot.service.find_badge(world.guild.id, "attendee")).awarded_count == 3000
+    assert text_of(res) == "**Attendee**: 300 members awarded, 0 already held it."
+    assert (await world.bot.service.catalog.find(world.guild.id, "attendee")).awarded_count == 300
 
 
 async def test_discord_refusing_a_change_blocks_its_role_after_one_request(world: World) -> None:
     await world.admin.slash(world.general, "badge create", name="Helper")
-    badge = await world.bot.service.find_badge(world.guild.id, "helper")
+    badge = await world.bot.service.catalog.find(world.guild.id, "helper")
     moderator = Actor(world.mod.id, "moduser", Level.MODERATOR)
+    members = await add_members(world, 20)
     world.bot.role_sync.paused = True
-    await world.bot.service.bulk_award(
-        moderator, world.guild.id, badge.id, range(10**17, 10**17 + 20)
-    )
-    admin = Actor(world.admin.id, "adminuser", Level.ADMIN)
-    await world.bot.service.link_role(admin, world.guild.id, badge.id, world.helpers.id)
+    await world.bot.service.awards.bulk_award(moderator, world.guild.id, badge.id, members)
+    admin = Actor(world.admin.id, "adminuser", Level.ADMIN, manages_roles=True)
+    await world.bot.service.roles.link(admin, world.guild.id, badge.id, world.helpers.id)
     world.env.inject_error("PUT", "/guilds/*/members/*/roles/*", status=403, code=50013, times=100)
     before = len(world.env.http_requests)
     world.bot.role_sync.start()
@@ -295,16 +296,16 @@ async def test_discord_refusing_a_change_blocks_its_role_after_one_request(world
     await world.bot.role_sync.wait_idle()
     puts = [r for r in world.env.http_requests[before:] if r.method == "PUT"]
     assert len(puts) == 1  # one refusal, then no more requests for that role
-    pending, failed, _ = await world.bot.service.role_sync_status(world.guild.id)
+    pending, failed, _ = await world.bot.service.queue.status(world.guild.id)
     assert (pending, failed) == (0, 20)
 
 
 async def test_sync_queues_failed_changes_again(world: World) -> None:
     await _linked(world)
-    await world.bot.service.role_blocked(world.guild.id, world.helpers.id, "was broken")
+    await world.bot.service.queue.blocked(world.guild.id, world.helpers.id, "was broken")
     world.bot.role_sync.paused = True
     await world.mod.slash(world.general, "badge award", badge="helper", member=world.alice)
-    await world.bot.service.role_blocked(world.guild.id, world.helpers.id, "was broken")
+    await world.bot.service.queue.blocked(world.guild.id, world.helpers.id, "was broken")
     world.bot.role_sync.start()
     res = await world.mod.slash(world.general, "badge sync")
     assert text_of(res).startswith("Sync:\nQueued 1 failed role change again.")
@@ -319,10 +320,10 @@ async def test_a_long_sync_report_stays_private(world: World) -> None:
     for i in range(30):
         role = world.guild.create_role(f"Club {i:02d} " + "x" * 40)
         await world.env.settle()
-        badge = await world.bot.service.create_badge(
+        badge = await world.bot.service.catalog.create(
             admin, world.guild.id, name=f"Club {i:02d} " + "y" * 60
         )
-        await world.bot.service.link_role(admin, world.guild.id, badge.id, role.id)
+        await world.bot.service.roles.link(admin, world.guild.id, badge.id, role.id)
     res = await world.mod.slash(world.general, "badge sync", dry_run=True)
     messages = [m for m in [res.response, *res.followups] if m is not None]
     assert len(messages) >= 2

@@ -82,8 +82,8 @@ async def test_a_restart_keeps_the_visitors_changes_and_seeds_nothing_again(
         bot = world.env.bot
         assert isinstance(bot, BadgeBot)
         admin = Actor(world.admin.id, display_name(world.admin), Level.ADMIN)
-        winner = await bot.service.get_badge_by_slug(world.guild.id, "event-winner")
-        await bot.service.delete_badge(admin, world.guild.id, winner.id)
+        winner = await bot.service.catalog.get_by_slug(world.guild.id, "event-winner")
+        await bot.service.catalog.delete(admin, world.guild.id, winner.id)
 
     async with open_sandbox(path) as world:
         assert world.ids() == first_ids

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import discord
 
 from badges.model import AuditEvent, Award, Badge, EventKind, MemberBadge
-from bot import embeds
+from bot.ui import embeds
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EMBED_TOTAL, FIELD_VALUE, FIELDS = 6000, 1024, 25

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.replies import split_lines
+from bot.ui.replies import split_lines
 
 
 def test_short_lines_stay_in_one_message() -> None:
@@ -23,7 +23,7 @@ def test_a_line_longer_than_a_message_is_split() -> None:
 
 
 def test_member_ids_are_read_from_mentions_and_bare_ids_only() -> None:
-    from cogs.role_commands import parse_member_ids
+    from cogs.awards import parse_member_ids
 
     text = (
         "<#111111111111111111> <:gg:222222222222222222> <@&333333333333333333> "
@@ -34,7 +34,7 @@ def test_member_ids_are_read_from_mentions_and_bare_ids_only() -> None:
 
 
 def test_progress_bar_and_estimate() -> None:
-    from bot.progress import bar, eta
+    from bot.roles.progress import bar, eta
 
     assert bar(3, 5) == "▰▰▰▰▰▰▰▰▰▰▰▰▱▱▱▱▱▱▱▱ 60% (3/5)"
     assert eta(0, 10.0) == "done"

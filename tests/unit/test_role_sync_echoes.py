@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from badges.model import RoleAction, RoleChange
-from bot.role_sync import RoleSyncWorker, backoff
+from bot.roles.worker import RoleSyncWorker, backoff
 
 
 def _change(action: RoleAction, role_id: int = 7) -> RoleChange:

@@ -19,7 +19,6 @@ import discord
 from discord.ext import tasks
 
 from badges.model import RoleAction, RoleChange
-from bot.role_checks import manage_roles_problem, role_problem
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -47,7 +46,6 @@ class RoleSyncWorker:
         self._again: set[int] = set()
         self.paused = False
         self.paused_guilds: set[int] = set()
-        self.applied = 0
         self._recent: dict[tuple[int, int], dict[tuple[int, RoleAction], float]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -70,7 +68,7 @@ class RoleSyncWorker:
     async def sweep(self) -> None:
         """Pick up changes whose retry time has come, and anything a crash left behind."""
         try:
-            due = await self.service.guilds_with_due_role_changes()
+            due = await self.service.queue.guilds_due()
         except Exception:  # a database hiccup must not end the loop for good
             log.exception("role sync sweep failed; trying again at the next one")
             return
@@ -129,7 +127,7 @@ class RoleSyncWorker:
         try:
             while not self.paused and guild_id not in self.paused_guilds:
                 self._again.discard(guild_id)
-                changes = await self.service.role_changes_due(guild_id, limit=BATCH)
+                changes = await self.service.queue.due(guild_id, limit=BATCH)
                 if not changes:
                     if guild_id in self._again:
                         continue
@@ -141,35 +139,33 @@ class RoleSyncWorker:
             self._drains.pop(guild_id, None)
 
     async def _apply_batch(self, guild_id: int, changes: list[RoleChange]) -> None:
-        """Apply a batch in order. Changes refused by the pre-check fail together, so a
-        broken role makes one log entry per batch, not one per member."""
+        """Apply a batch in order. Before the first change of each role and action the
+        service says whether it may be applied at all (hierarchy, permission, a role that
+        gained power): a refused role fails together, one log entry per batch, and Discord
+        is not asked for what it would refuse."""
         guild = self.bot.get_guild(guild_id)
         if guild is None:
             # not available yet (starting up, an outage): its GUILD_CREATE kicks us again;
             # a guild the bot leaves has its queue dropped (on_guild_remove)
             self.paused_guilds.add(guild_id)
             return
-        blocked: set[int] = set()
+        checked: dict[tuple[int, RoleAction], bool] = {}
         for change in changes:
             if self.paused:
                 break
-            if change.role_id in blocked:
-                continue
-            problem = self._precheck(guild, change)
-            if problem is not None:
-                # nothing of this role can work until an admin acts: stop asking Discord
-                await self.service.role_blocked(guild_id, change.role_id, problem)
-                blocked.add(change.role_id)
-            elif not await self._apply(change):
-                blocked.add(change.role_id)
-
-    def _precheck(self, guild: discord.Guild, change: RoleChange) -> str | None:
-        if change.action is RoleAction.DELETE_ROLE:
-            return manage_roles_problem(guild)
-        role = guild.get_role(change.role_id)
-        if role is None:
-            return None  # Discord will say 10011; a removal of a deleted role is done
-        return role_problem(guild, role)
+            key = (change.role_id, change.action)
+            if key not in checked:
+                problem = await self.service.queue.problem(change)
+                if problem is not None:
+                    # a role that gained power is only kept from being given out
+                    only = problem.reason == "gained_power"
+                    actions = (change.action,) if only else tuple(RoleAction)
+                    await self.service.queue.blocked(
+                        guild_id, change.role_id, problem.message, actions
+                    )
+                checked[key] = problem is None
+            if checked[key] and not await self._apply(change):
+                checked[key] = False
 
     async def _apply(self, change: RoleChange) -> bool:
         """Apply one change; False when Discord refused in a way that blocks its role."""
@@ -189,27 +185,26 @@ class RoleSyncWorker:
         except discord.HTTPException as exc:
             return await self._handle_failure(change, exc)
         self._remember(change)
-        await self.service.role_change_applied(change.id)
-        self.applied += 1
+        await self.service.queue.applied(change)
         return True
 
     async def _handle_failure(self, change: RoleChange, exc: discord.HTTPException) -> bool:
         if exc.status == 429 or exc.status >= 500:
             delay = backoff(change.attempts)
             log.warning("role change %s: %s; retrying in %.0fs", change.id, exc, delay)
-            await self.service.role_change_retry(change.id, f"{exc.status} {exc.text}", delay)
+            await self.service.queue.retry(change, f"{exc.status} {exc.text}", delay)
             return True
         if exc.code == UNKNOWN_MEMBER or (
             exc.code == UNKNOWN_ROLE and change.action is not RoleAction.ADD
         ):
             # the member left (a rejoin restores their roles) or the role is already gone
-            await self.service.role_change_applied(change.id)
+            await self.service.queue.applied(change)
             return True
         if exc.status in (401, 403) or exc.code == UNKNOWN_ROLE:
             # refusals count toward Discord's invalid-request ban: stop the whole role
-            await self.service.role_blocked(change.guild_id, change.role_id, _explain(exc))
+            await self.service.queue.blocked(change.guild_id, change.role_id, _explain(exc))
             return False
-        await self.service.role_changes_failed([change], _explain(exc))
+        await self.service.queue.failed([change], _explain(exc))
         return True
 
 

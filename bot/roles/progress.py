@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.role_sync import RoleSyncWorker
+from badges.service import Progress
+from bot.roles.worker import RoleSyncWorker
+from bot.ui.text import cut, inert
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,27 @@ def eta(remaining: int, rate: float) -> str:
     return f"about {seconds:.0f} s left" if seconds < 120 else f"about {seconds / 60:.0f} min left"
 
 
+def status_line(progress: Progress, total: int, rate: float) -> str:
+    """The line under a bulk change's summary: the bar while roles are given, then the end:
+    all given, or how many failed, why, and what fixes it."""
+    left = progress.pending
+    if left > 0:
+        done = max(0, total - left - progress.failed)
+        return f"Roles: {bar(done, total)}, {eta(left, rate)}"
+    if progress.failed:
+        given = max(0, total - progress.failed)
+        why = inert(cut(progress.error or "Discord refused", 300))
+        return (
+            f"Roles: {given} of {total} given; {progress.failed} failed: {why} Fix the cause "
+            "(see /badge doctor), then run /badge sync to give them."
+        )
+    return "Roles: all given."
+
+
 async def follow(
     interaction: discord.Interaction,
     worker: RoleSyncWorker,
-    pending: Callable[[], Awaitable[int]],
+    progress: Callable[[], Awaitable[Progress]],
     total: int,
     summary: str,
 ) -> None:
@@ -48,18 +67,15 @@ async def follow(
     started = time.monotonic()
     try:
         while True:
-            left = await pending()
-            done = total - left
+            now = await progress()
             elapsed = time.monotonic() - started
+            done = total - now.pending - now.failed
             rate = done / elapsed if elapsed > 0 else 0.0
-            status = (
-                "Roles: all given."
-                if left <= 0
-                else f"Roles: {bar(done, total)}, {eta(left, rate)}"
-            )
             with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(content=f"{summary}\n{status}")
-            if left <= 0 or elapsed > GIVE_UP_AFTER:
+                await interaction.edit_original_response(
+                    content=cut(f"{summary}\n{status_line(now, total, rate)}", 2000)
+                )
+            if now.pending <= 0 or elapsed > GIVE_UP_AFTER:
                 return
             if worker.busy:
                 with contextlib.suppress(TimeoutError):

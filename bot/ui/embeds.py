@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import discord
 from discord.utils import format_dt
 
-from badges.model import AuditEvent, Award, Badge, EventKind, GuildSettings, MemberBadge, NewEvent
+from badges.model import AuditEvent, Award, Badge, EventKind, GuildSettings, MemberBadge
+from bot.ui.text import cut, inert
 
 DEFAULT_COLOUR = discord.Colour.blurple()
 BADGES_PER_PAGE = 6  # member badges: one field each, up to ~800 characters with a reason
@@ -30,10 +31,15 @@ def is_url(icon: str | None) -> bool:
 
 
 def label(badge: Badge) -> str:
-    """The badge's name with its emoji in front, if its icon is an emoji."""
+    """The badge's name, as text (never markdown), with its emoji in front if it has one."""
     if badge.icon and not is_url(badge.icon):
-        return f"{badge.icon} {badge.name}"
-    return badge.name
+        return f"{badge.icon} {inert(badge.name)}"
+    return inert(badge.name)
+
+
+def who(user: discord.abc.User) -> str:
+    """A member's display name, as text."""
+    return inert(user.display_name)
 
 
 def _with_icon(embed: discord.Embed, badge: Badge) -> discord.Embed:
@@ -62,7 +68,7 @@ def page_footer(embed: discord.Embed, page: int, pages: int, total: int, noun: s
 def badge_info(badge: Badge, gated_channel_ids: Sequence[int] = ()) -> discord.Embed:
     embed = discord.Embed(
         title=label(badge),
-        description=badge.description or "*No description.*",
+        description=inert(badge.description) if badge.description else "*No description.*",
         colour=colour(badge),
     )
     embed.add_field(name="Slug", value=f"`{badge.slug}`")
@@ -100,7 +106,7 @@ def holders(badge: Badge, awards: Sequence[Award], page: int, pages: int) -> dis
         embed.description = "Nobody holds this badge yet."
     else:
         embed.description = "\n".join(
-            f"<@{a.user_id}> · {format_dt(a.awarded_at, 'R')} by {a.awarded_by_name}"
+            f"<@{a.user_id}> · {format_dt(a.awarded_at, 'R')} by {inert(a.awarded_by_name)}"
             for a in awards
         )
     page_footer(embed, page, pages, badge.awarded_count, "holder")
@@ -112,7 +118,7 @@ def member_badges(
 ) -> discord.Embed:
     first = items[0].badge if items else None
     embed = discord.Embed(
-        title=f"Badges of {member.display_name}",
+        title=cut(f"Badges of {who(member)}", 256),
         colour=colour(first) if first and len(items) == 1 else DEFAULT_COLOUR,
     )
     embed.set_author(name=member.display_name, icon_url=member.display_avatar.url)
@@ -120,10 +126,10 @@ def member_badges(
         embed.description = f"{member.mention} has no badges yet."
     for item in items:
         award = item.award
-        value = f"{format_dt(award.awarded_at, 'D')} by {award.awarded_by_name}"
+        value = f"{format_dt(award.awarded_at, 'D')} by {inert(award.awarded_by_name)}"
         if award.reason:
-            value += f"\n> {award.reason}"
-        embed.add_field(name=label(item.badge), value=value, inline=False)
+            value += f"\n> {inert(award.reason)}"
+        embed.add_field(name=cut(label(item.badge), 256), value=cut(value, 1024), inline=False)
     page_footer(embed, page, pages, total, "badge")
     return embed
 
@@ -134,17 +140,19 @@ _VERBS = {EventKind.AWARDED: "awarded", EventKind.REVOKED: "revoked"}
 def history(
     member: discord.abc.User, events: Sequence[AuditEvent], page: int, pages: int, total: int
 ) -> discord.Embed:
-    embed = discord.Embed(title=f"Badge history of {member.display_name}", colour=DEFAULT_COLOUR)
+    embed = discord.Embed(title=cut(f"Badge history of {who(member)}", 256), colour=DEFAULT_COLOUR)
     if not events:
         embed.description = f"{member.mention} has never been awarded a badge."
     for e in events:
         mark = "🏅" if e.kind is EventKind.AWARDED else "✖️"
-        value = f"{format_dt(e.at, 'f')} by {e.actor_name}"
+        value = f"{format_dt(e.at, 'f')} by {inert(e.actor_name)}"
         if e.reason:
-            value += f"\n> {e.reason}"
+            value += f"\n> {inert(e.reason)}"
         embed.add_field(
-            name=f"{mark} {_VERBS.get(e.kind, e.kind.value)}: {e.badge_name}",
-            value=value,
+            name=cut(
+                f"{mark} {_VERBS.get(e.kind, e.kind.value)}: {inert(e.badge_name or '?')}", 256
+            ),
+            value=cut(value, 1024),
             inline=False,
         )
     page_footer(embed, page, pages, total, "event")
@@ -153,18 +161,18 @@ def history(
 
 def awarded(badge: Badge, member: discord.abc.User, award: Award) -> discord.Embed:
     embed = discord.Embed(
-        title=f"🏅 {member.display_name} received {label(badge)}",
-        description=award.reason,
+        title=cut(f"🏅 {who(member)} received {label(badge)}", 256),
+        description=inert(award.reason) if award.reason else None,
         colour=colour(badge),
     )
-    embed.set_footer(text=f"Awarded by {award.awarded_by_name}")
+    embed.set_footer(text=f"Awarded by {award.awarded_by_name}")  # footers show no markdown
     return _with_icon(embed, badge)
 
 
 def revoked(badge: Badge, member: discord.abc.User, reason: str | None, by: str) -> discord.Embed:
     embed = discord.Embed(
-        title=f"{member.display_name} no longer holds {label(badge)}",
-        description=reason,
+        title=cut(f"{who(member)} no longer holds {label(badge)}", 256),
+        description=inert(reason) if reason else None,
         colour=colour(badge),
     )
     embed.set_footer(text=f"Revoked by {by}")
@@ -210,10 +218,10 @@ def _change(value: object) -> str:
 
 def _fit(text: str, limit: int = 1024) -> str:
     """Within an embed field's limit; a cut is marked with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit)
 
 
-def log_entry(event: NewEvent) -> discord.Embed:
+def log_entry(event: AuditEvent) -> discord.Embed:
     """One audit event as posted to the guild's log channel: who, what, reason."""
     embed = discord.Embed(
         title=_LOG_TITLES.get(event.kind, event.kind.value),
@@ -221,15 +229,18 @@ def log_entry(event: NewEvent) -> discord.Embed:
         timestamp=event.at,
     )
     if event.badge_name:
-        embed.add_field(name="Badge", value=event.badge_name)
+        embed.add_field(name="Badge", value=inert(event.badge_name))
     if event.user_id:
         embed.add_field(name="Member", value=f"<@{event.user_id}>")
-    embed.add_field(name="By", value=f"<@{event.actor_id}> ({event.actor_name})")
+    embed.add_field(name="By", value=cut(f"<@{event.actor_id}> ({inert(event.actor_name)})", 1024))
     if event.reason:
-        embed.add_field(name="Reason", value=event.reason, inline=False)
+        embed.add_field(name="Reason", value=cut(inert(event.reason), 1024), inline=False)
     if event.kind is EventKind.BADGE_UPDATED and event.after:
         before = event.before or {}
-        lines = [f"{k}: {_change(before.get(k))} → {_change(v)}" for k, v in event.after.items()]
+        lines = [
+            f"{k}: {inert(_change(before.get(k)))} → {inert(_change(v))}"
+            for k, v in event.after.items()
+        ]
         embed.add_field(name="Changes", value=_fit("\n".join(lines)), inline=False)
     elif event.kind is EventKind.ROLE_SYNC_FAILED and event.after:
         embed.add_field(name="Role", value=f"<@&{event.after['role_id']}>")
@@ -238,7 +249,7 @@ def log_entry(event: NewEvent) -> discord.Embed:
         event.kind in (EventKind.CONFIG_CHANGED, EventKind.ROLE_LINKED, EventKind.GATE_CHANGED)
         and event.after
     ):
-        lines = [f"{k}: {_change(v)}" for k, v in event.after.items()]
+        lines = [f"{k}: {inert(_change(v))}" for k, v in event.after.items()]
         embed.add_field(name="Changes", value=_fit("\n".join(lines)), inline=False)
     return embed
 
@@ -250,7 +261,7 @@ def _summary_title(kind: EventKind, n: int) -> str:
     return f"Badge {verb} {n} members"
 
 
-def log_summary(events: Sequence[NewEvent]) -> discord.Embed:
+def log_summary(events: Sequence[AuditEvent]) -> discord.Embed:
     """Many awards of one badge at once (a bulk award), as a single log entry."""
     first = events[0]
     embed = discord.Embed(
@@ -258,8 +269,25 @@ def log_summary(events: Sequence[NewEvent]) -> discord.Embed:
         colour=DEFAULT_COLOUR,
         timestamp=first.at,
     )
-    embed.add_field(name="Badge", value=first.badge_name or "?")
-    embed.add_field(name="By", value=f"<@{first.actor_id}> ({first.actor_name})")
+    embed.add_field(name="Badge", value=inert(first.badge_name or "?"))
+    embed.add_field(name="By", value=cut(f"<@{first.actor_id}> ({inert(first.actor_name)})", 1024))
     if first.reason:
-        embed.add_field(name="Reason", value=first.reason, inline=False)
+        embed.add_field(name="Reason", value=cut(inert(first.reason), 1024), inline=False)
     return embed
+
+
+def log_overflow(dropped: int) -> discord.Embed:
+    """The log channel fell behind: what was left out (the history keeps everything)."""
+    return discord.Embed(
+        title=f"{plural(dropped, 'change')} not posted",
+        description="The log channel could not keep up; /badge history still shows every "
+        "award and revocation.",
+        colour=discord.Colour.orange(),
+    )
+
+
+def log_notice(text: str) -> discord.Embed:
+    """Something the admins must fix by hand, posted to the log channel."""
+    return discord.Embed(
+        title="Needs an admin", description=cut(text, 4000), colour=discord.Colour.red()
+    )

@@ -6,7 +6,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.role_checks import MAX_ROLES, manage_roles_problem, role_problem
+from badges.model import RoleAction
+from badges.role_rules import names
+from bot.roles.checks import MAX_ROLES, hint, manage_roles_problem
+from bot.ui.embeds import label
+from bot.ui.text import inert
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
@@ -17,20 +21,35 @@ OK, WARN, BAD = "✅", "⚠️", "❌"
 async def findings(bot: BadgeBot, guild: discord.Guild) -> list[tuple[str, str]]:
     """(mark, sentence) for everything worth knowing, problems first within each topic."""
     out: list[tuple[str, str]] = []
-    problem = manage_roles_problem(guild)
-    out.append((BAD, problem) if problem else (OK, "I have Manage Roles."))
+    missing = manage_roles_problem(guild)
+    out.append((BAD, missing) if missing else (OK, "I have Manage Roles."))
 
-    for badge in await bot.service.linked_badges(guild.id):
+    badge_roles: set[int] = set()
+    for badge in await bot.service.roles.linked_badges(guild.id):
         assert badge.role_id is not None
+        badge_roles.add(badge.role_id)
         role = guild.get_role(badge.role_id)
+        name = f"**{label(badge)}**"
+        problem = await bot.service.roles.change_problem(
+            badge, guild.id, badge.role_id, RoleAction.ADD
+        )
         if role is None:
-            out.append((BAD, f"**{badge.name}**: its role is gone. Run /badge sync to unlink."))
-        elif why := role_problem(guild, role):
-            out.append((BAD, f"**{badge.name}**: {why}"))
+            out.append((BAD, f"{name}: its role is gone. Run /badge sync to unlink."))
+        elif problem is not None:
+            out.append((BAD, f"{name}: {inert(problem.message)}{hint(problem.reason)}"))
+        elif badge.role_power:
+            powers = ", ".join(names(badge.role_power))
+            out.append(
+                (
+                    WARN,
+                    f"{name} → {role.mention} carries {powers}: only admins can award it, "
+                    "and never to themselves.",
+                )
+            )
         else:
-            out.append((OK, f"**{badge.name}** → {role.mention}: I can give and take it."))
+            out.append((OK, f"{name} → {role.mention}: I can give and take it."))
 
-    for gate in await bot.service.gates(guild.id):
+    for gate in await bot.service.gates.of(guild.id):
         channel = guild.get_channel(gate.channel_id)
         if channel is None:
             out.append((WARN, f"A gated channel ({gate.channel_id}) no longer exists."))
@@ -56,6 +75,8 @@ async def findings(bot: BadgeBot, guild: discord.Guild) -> list[tuple[str, str]]
         else:
             out.append((OK, f"{channel.mention} is visible only to its badge role."))
 
+    out.extend(_shut_channels(guild, badge_roles))
+
     used = len(guild.roles)
     mark = OK if used < MAX_ROLES - 10 else WARN if used < MAX_ROLES else BAD
     out.append((mark, f"Roles: {used} of Discord's {MAX_ROLES}."))
@@ -79,7 +100,7 @@ async def findings(bot: BadgeBot, guild: discord.Guild) -> list[tuple[str, str]]
             )
         )
 
-    pending, failed, latest = await bot.service.role_sync_status(guild.id)
+    pending, failed, latest = await bot.service.queue.status(guild.id)
     out.append((OK if pending == 0 else WARN, f"Role changes waiting: {pending}."))
     if failed:
         examples = "; ".join(
@@ -96,6 +117,32 @@ async def findings(bot: BadgeBot, guild: discord.Guild) -> list[tuple[str, str]]
         )
     else:
         out.append((OK, "No failed role changes."))
+    return out
+
+
+def _shut_channels(guild: discord.Guild, badge_roles: set[int]) -> list[tuple[str, str]]:
+    """Channels hidden from @everyone that no role may see: left shut (a deleted gate role, a
+    gate undone by hand). Only admins see them; nobody else can get in."""
+    out: list[tuple[str, str]] = []
+    for channel in guild.channels:
+        if channel.overwrites_for(guild.default_role).view_channel is not False:
+            continue
+        allowed = [
+            target
+            for target, overwrite in channel.overwrites.items()
+            if isinstance(target, discord.Role)
+            and not target.is_default()
+            and overwrite.view_channel is True
+        ]
+        if allowed:
+            continue
+        out.append(
+            (
+                WARN,
+                f"{channel.mention} is hidden from @everyone and no role may see it: if a badge "
+                "gated it, gate it again with /badge gate, or allow View Channel to @everyone.",
+            )
+        )
     return out
 
 

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.replies import report_error, send, within_budget
+from bot.ui import cooldowns
+from bot.ui.replies import report_error, send, within_budget
 
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 """Renders page ``n`` (from 0) and says how many pages there are now."""
@@ -67,6 +68,12 @@ class Paginator(OwnedView):
         self.position.label = f"{self.page + 1} / {self.pages}"
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
+        wait = cooldowns.of(interaction.client).retry_after("pages", interaction.user.id)
+        if wait > 0:
+            await interaction.response.send_message(
+                f"Slow down: try again in {max(1, round(wait))} seconds.", ephemeral=True
+            )
+            return
         embed, self.pages = await self.render(max(0, min(page, self.pages - 1)))
         self.page = max(0, min(page, self.pages - 1))
         self._sync_buttons()

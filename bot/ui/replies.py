@@ -24,8 +24,10 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
-from badges.errors import BadgeError, Forbidden
+from badges.errors import BadgeError, Forbidden, RoleRefused
 from badges.permissions import Level
+from bot.roles.checks import hint as role_hint
+from bot.ui.text import cut, inert
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,19 @@ RESPONSE_BUDGET = 1.5
 T = TypeVar("T")
 
 
-_HOW_TO_GET = {
+_HOW_TO_GET: dict[object, str] = {
     Level.MODERATOR: " An admin can give your role that level with /badge config set-role.",
     Level.ADMIN: " The server owner can give your role that level with /badge config set-role.",
     Level.SUPER_ADMIN: " Only the server owner or a member with Administrator can.",
+    "manage_roles": " Ask for a role with Manage Roles (Server Settings > Roles).",
+}
+# What this adapter adds to the domain's plain refusals: the command that fixes it.
+_HINTS = {
+    "role_not_linked": " Link one with /badge link-role.",
+    "role_already_linked": " Unlink it with /badge unlink-role first.",
+    "gates_remain": " /badge info shows them; remove each with /badge ungate.",
+    "level_role_conflict": " Unlink it with /badge unlink-role first.",
+    "discord_unavailable": " Try again in a minute.",
 }
 
 
@@ -118,19 +129,21 @@ def describe(error: BaseException) -> str | None:
         if isinstance(inner, BadgeError | UserFacingError):
             return describe(inner)
         if isinstance(error, app_commands.TransformerError):
-            return f"'{error.value}' is not a valid {error.type.name.lower()} here."
+            shown = inert(cut(str(error.value), 60))
+            return f"'{shown}' is not a valid {error.type.name.lower()} here."
         return None
     if isinstance(error, Forbidden):
-        hint = _HOW_TO_GET.get(error.required, "") if isinstance(error.required, Level) else ""
-        return error.message + hint
+        return inert(error.message) + _HOW_TO_GET.get(error.required, "")
+    if isinstance(error, RoleRefused):
+        return inert(error.message) + role_hint(error.reason)
     if isinstance(error, BadgeError):
-        return error.message
+        return inert(error.message) + _HINTS.get(error.code, "")
     if isinstance(error, UserFacingError):
         return str(error)
     if isinstance(error, app_commands.NoPrivateMessage):
         return "Badges belong to a server: use this command in a server channel."
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} seconds."
+        return f"Slow down: try again in {max(1, round(error.retry_after))} seconds."
     if isinstance(error, app_commands.BotMissingPermissions):
         missing = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
         return f"I am missing a permission here: {missing}. Ask an admin to grant it."
@@ -156,7 +169,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             "It has been logged; please try again later."
         )
     try:
-        await _send_error(interaction, message)
+        await _send_error(interaction, cut(message, MESSAGE_LIMIT))
     except discord.HTTPException:
         log.warning("could not deliver an error reply in %s", _where(interaction), exc_info=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from badges.model import RoleDrift
-from badges.role_sync import RoleDiff, plan
+from badges.reconcile import RoleDiff, plan
 
 R, A = RoleDrift.REVERT, RoleDrift.ADOPT
 

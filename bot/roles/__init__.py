@@ -1,0 +1,1 @@
+"""Badge roles in Discord: the sync worker, checks, doctor, members, bulk progress."""

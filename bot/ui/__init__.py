@@ -1,0 +1,1 @@
+"""What users see: embeds, replies and error rendering, buttons."""
