@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from badges.model import RoleAction
 from badges.permissions import Actor, Level
 from bench.discord_emulator import (
     BOT_ID,
@@ -41,12 +42,11 @@ from bench.discord_emulator import (
 )
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
-from bot.roles.checks import role_problem
 from db import migrate
 from db.database import Database
 
 OUT = Path(__file__).parent / "out"
-ADMIN = Actor(901, "bench admin", Level.ADMIN)
+ADMIN = Actor(901, "bench admin", Level.SUPER_ADMIN)
 GUILD_BASE = 1_100_000_000_000_000_000  # guild i: GUILD_BASE + 10 * i; its roles: +1, +2
 MEMBER_BASE = 1_200_000_000_000_000_000  # member j: MEMBER_BASE + j (the same in every guild)
 LOGIN_TIMEOUT = 30.0
@@ -113,7 +113,8 @@ async def add_guild(
     bot._connection._add_guild_from_data(payload)  # type: ignore[arg-type]
     guild = bot.get_guild(guild_id)
     role = guild.get_role(role_id) if guild else None
-    problem = role_problem(guild, role) if guild and role else "not in discord.py's cache"
+    found = await bot.service.roles.change_problem(None, guild_id, role_id, RoleAction.ADD)
+    problem = found.message if found else None if guild and role else "not in discord.py's cache"
     if problem is not None:
         raise SystemExit(f"guild {guild_id} is not ready for role sync: {problem}")
     badge = await bot.service.catalog.create(ADMIN, guild_id, name=f"Bench {index}")

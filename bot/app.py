@@ -48,6 +48,9 @@ class BadgeBot(commands.Bot):
     tree: BadgeTree
 
     def __init__(self, settings: Settings, database: Database, *, owns_database: bool) -> None:
+        # no voice is used: discord.py's warnings about voice libraries are noise
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         intents.members = settings.members_intent
         super().__init__(
