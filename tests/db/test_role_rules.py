@@ -128,7 +128,8 @@ async def test_a_role_that_gains_power_is_no_longer_handed_out(
     assert err.value.reason == "gained_power"
     (pending,) = await service.queue.due(GUILD)
     problem = await service.queue.problem(pending)
-    assert problem is not None and problem.reason == "gained_power"
+    assert problem is not None
+    assert problem.reason == "gained_power"
     await service.awards.revoke(MOD, GUILD, badge_id, 11)  # taking it away stays possible
     (removal,) = await service.queue.due(GUILD)
     assert await service.queue.problem(removal) is None
