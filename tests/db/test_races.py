@@ -9,6 +9,7 @@ roles, counts and history must agree with the awards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -122,10 +123,8 @@ async def _check(service: BadgeService, model: RoleModel, roles: set[int]) -> No
 
 
 async def _ignore_refusal(work: Awaitable[Any]) -> None:
-    try:
+    with contextlib.suppress(BadgeError):  # losing a race is a clean refusal
         await work
-    except BadgeError:  # losing a race is a clean refusal, never a half-done change
-        pass
 
 
 WRITERS: dict[str, Callable[[BadgeService, str], Awaitable[Any]]] = {
