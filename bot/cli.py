@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
+import aiohttp
 import discord
+from discord.backoff import ExponentialBackoff
 from pydantic import ValidationError
 
 from bot.app import DatabaseBehind, create_bot
@@ -27,11 +29,53 @@ def _settings() -> Settings:
     return Settings()
 
 
+class _OneLineReconnects(logging.Filter):
+    """discord.py logs every failed reconnect with a full traceback: keep one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Attempting a reconnect"):
+            record.msg = f"Discord unreachable ({record.exc_info[1]!r}); {record.getMessage()}"
+            record.args = ()
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+async def log_in(
+    bot: discord.Client,
+    token: str,
+    *,
+    attempts: int | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> bool:
+    """Log in, waiting out an unreachable Discord (no DNS, an outage) with backoff and one
+    line per try instead of a traceback. False if ``attempts`` ran out."""
+    backoff = ExponentialBackoff(base=2)
+    tried = 0
+    while True:
+        try:
+            await bot.login(token)
+            return True
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            tried += 1
+            if attempts is not None and tried >= attempts:
+                return False
+            delay = min(300.0, backoff.delay())
+            print(
+                f"badgebot: cannot reach Discord ({type(exc).__name__}: {exc}); "
+                f"trying again in {delay:.0f} s",
+                file=sys.stderr,
+            )
+            await sleep(delay)
+
+
 async def _run(settings: Settings) -> int:
+    logging.getLogger("discord.client").addFilter(_OneLineReconnects())
     bot = create_bot(settings)
     async with bot:
         try:
-            await bot.start(settings.discord_token.get_secret_value().strip())
+            await log_in(bot, settings.discord_token.get_secret_value().strip())
+            await bot.connect(reconnect=True)
         except discord.LoginFailure:
             return _fail(
                 "Discord refused the token (401): reset it in the developer portal "

@@ -62,3 +62,30 @@ def test_unknown_command_shows_usage(tmp_path: Path, args: list[str]) -> None:
     result = _run(args, tmp_path)
     assert result.returncode == 2
     assert "usage: badgebot" in result.stderr
+
+
+async def test_unreachable_discord_gives_one_line_per_try_and_retries(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bench.discord_emulator import use_emulator
+    from bot.app import create_bot
+    from bot.cli import log_in
+    from bot.config import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"
+    )
+    bot = create_bot(settings)
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    with use_emulator("http://127.0.0.1:9/api/v10"):  # nothing listens on port 9
+        async with bot:
+            assert not await log_in(bot, "a.b.c", attempts=3, sleep=no_wait)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("badgebot: cannot reach Discord (") for line in lines)
+    assert all("trying again in" in line for line in lines)
+    assert len(waits) == 2
