@@ -163,3 +163,26 @@ async def test_awards_racing_role_changes_keep_roles_counts_and_history_in_step(
             _ignore_refusal(ROLE_CHANGES[change](service, badge.id, role)),
         )
         await _check(service, model, roles)
+
+
+async def test_two_ungates_of_one_channel_leave_exactly_one_to_reopen_it(
+    database: Database, discord_facts: FakeDiscord
+) -> None:
+    rng = random.Random("ungate")
+    service = BadgeService(_jittery(database, rng), directory=discord_facts)
+    for round_ in range(ROUNDS):
+        channel = 7_000 + round_
+        first = await service.catalog.create(ADMIN, GUILD, name=f"First {round_}")
+        second = await service.catalog.create(ADMIN, GUILD, name=f"Second {round_}")
+        await service.roles.link(ADMIN, GUILD, first.id, ROLE + 2 * round_)
+        await service.roles.link(ADMIN, GUILD, second.id, ROLE + 2 * round_ + 1)
+        for badge in (first, second):
+            await service.gates.add(
+                ADMIN, GUILD, badge.id, channel, everyone_before=None, role_before=None
+            )
+        results = await asyncio.gather(
+            service.gates.remove(ADMIN, GUILD, first.id, channel),
+            service.gates.remove(ADMIN, GUILD, second.id, channel),
+        )
+        left = sorted(len(remaining) for _, remaining in results)
+        assert left == [0, 1]  # one of them saw the channel's last gate go, and reopens it
