@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import discord
 
+from badges.model import AuditEvent, EventKind
 from badges.permissions import Actor, Level
 from tests.cogs.conftest import World, add_members, embed_of, text_of
 
@@ -154,3 +157,27 @@ async def test_log_channel_unset_and_refused_to_moderators(world: World) -> None
     await world.admin.slash(world.general, "badge create", name="Quiet")
     await world.env.settle()
     assert all(m.embeds[0].title != "Badge created" for m in world.logs.history())
+
+
+async def test_a_slow_log_channel_keeps_a_bounded_backlog_and_says_what_it_left_out(
+    world: World,
+) -> None:
+    await world.admin.slash(world.general, "badge config log-channel", channel=world.logs)
+    await world.bot.log_channel.drain()
+    before = len(world.logs.history())
+    poster = world.bot.log_channel
+    poster._limit = 5  # a tiny backlog, so changes arriving faster than posts overflow it
+
+    def change(n: int) -> AuditEvent:
+        return AuditEvent(
+            id=n, guild_id=world.guild.id, kind=EventKind.BADGE_CREATED, actor_id=1,
+            actor_name="admin", at=datetime.now(UTC), badge_id=f"b{n}", badge_name=f"B{n}",
+            user_id=None, reason=None, before=None, after=None,
+        )  # fmt: skip
+
+    # three changes of four events each, handed over before the poster gets to run
+    for batch in range(3):
+        await poster.on_events([change(4 * batch + i) for i in range(4)])
+    await poster.drain()
+    posted = [e.title for m in world.logs.history()[before:] for e in m.embeds]
+    assert posted == ["8 changes not posted", *["Badge created"] * 4]
