@@ -177,3 +177,31 @@ class Unavailable(BadgeError):
 
     code = "discord_unavailable"
     status = 503
+
+
+class PreconditionFailed(BadgeError):
+    """The badge changed since the client read it (a stale ETag)."""
+
+    code = "precondition_failed"
+    status = 412
+
+    def __init__(
+        self, message: str = "The badge changed since you read it: read it again first."
+    ) -> None:
+        super().__init__(message)
+
+
+class TokenNotFound(BadgeError):
+    code = "token_not_found"
+    status = 404
+
+    def __init__(self, message: str = "No such API token in this server.") -> None:
+        super().__init__(message)
+
+
+class TokenNameTaken(BadgeError):
+    code = "token_name_taken"
+    status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An API token named '{clip(name)}' already exists in this server.")

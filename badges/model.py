@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,12 @@ class Badge:
     role_power: int = 0
     """Permission bits beyond channel access that the linked role carried when a super admin
     linked it: the power that was approved. A role that gains more is not handed out."""
+
+    @property
+    def revision(self) -> str:
+        """Changes whenever the badge or its holder count does (the API's ETag)."""
+        state = f"{self.id}|{self.updated_at.isoformat()}|{self.awarded_count}"
+        return hashlib.blake2b(state.encode(), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,8 @@ class EventKind(StrEnum):
     ROLE_UNLINKED = "role_unlinked"
     GATE_CHANGED = "gate_changed"
     ROLE_SYNC_FAILED = "role_sync_failed"
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,41 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """One page of a keyset walk: ``items`` after a key, and the key to continue after
+    (None on the last page). Items never move, so a walk sees each one once."""
+
+    items: Sequence[T]
+    next_key: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A credential for the REST API: it acts in one guild, at one level, under its name."""
+
+    id: int
+    guild_id: int
+    name: str
+    level: Level
+    created_by: int
+    created_by_name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just made, with its secret: shown once, never stored (only its hash is)."""
+
+    token: ApiToken
+    secret: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +253,8 @@ class GuildSettings:
     moderator_role_ids: frozenset[int] = frozenset()
     log_channel_id: int | None = None
     role_drift: RoleDrift = RoleDrift.REVERT
+    api_public_reads: bool = True
+    """Whether the REST API answers reads without a token (as the reference does)."""
 
     def role_levels(self) -> dict[int, Level]:
         """Configured role id -> level it grants."""

@@ -58,6 +58,8 @@ class Operation(Enum):
     GATE_CHANNEL = (Level.ADMIN, "change who sees a channel", True)
     SYNC_ROLES = (Level.MODERATOR, "sync badge roles with the server", False)
     DIAGNOSE = (Level.MODERATOR, "check how badge roles work here", False)
+    MANAGE_TOKENS = (Level.ADMIN, "manage API tokens", False)
+    ISSUE_ADMIN_TOKEN = (Level.SUPER_ADMIN, "make an API token with the Admin level", False)
 
     @property
     def level(self) -> Level:

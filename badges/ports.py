@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from badges.model import (
+    ApiToken,
     AuditEvent,
     Award,
     Badge,
@@ -57,6 +58,17 @@ class BadgeRepository(Protocol):
     async def page(
         self, guild_id: int, *, active: bool | None, offset: int, limit: int
     ) -> Page[Badge]: ...
+    async def after(
+        self,
+        guild_id: int,
+        *,
+        active: bool | None,
+        key: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Badge]:
+        """Badges in creation order (created_at, id) after ``key``: a keyset page."""
+        ...
+
     async def by_role(self, guild_id: int, role_id: int, *, lock: bool = False) -> Badge | None: ...
     async def linked(self, guild_id: int) -> list[Badge]:
         """Badges of the guild that have a linked role."""
@@ -90,6 +102,18 @@ class AwardRepository(Protocol):
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[MemberBadge]:
         """A member's badges, newest award first."""
+        ...
+
+    async def holders_after(
+        self, guild_id: int, badge_id: str, *, key: tuple[datetime, int] | None, limit: int
+    ) -> list[Award]:
+        """Current awards of the badge, newest first, after ``key`` (awarded_at, user_id)."""
+        ...
+
+    async def of_member_after(
+        self, guild_id: int, user_id: int, *, key: tuple[datetime, str] | None, limit: int
+    ) -> list[MemberBadge]:
+        """A member's badges, newest award first, after ``key`` (awarded_at, badge_id)."""
         ...
 
     async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]: ...
@@ -194,6 +218,28 @@ class AuditLog(Protocol):
         """Awards and revocations of a member, newest first."""
         ...
 
+    async def member_history_before(
+        self, guild_id: int, user_id: int, *, before_id: int | None, limit: int
+    ) -> list[AuditEvent]:
+        """Awards and revocations of a member, newest first, with ids below ``before_id``."""
+        ...
+
+
+class ApiTokenRepository(Protocol):
+    async def add(self, token: ApiToken, secret_hash: str) -> ApiToken:
+        """Store a token (its id is assigned here) and the hash of its secret."""
+        ...
+
+    async def by_hash(self, secret_hash: str) -> ApiToken | None: ...
+    async def get(self, guild_id: int, token_id: int) -> ApiToken | None: ...
+    async def of_guild(self, guild_id: int) -> list[ApiToken]:
+        """The guild's tokens that are not revoked, oldest first."""
+        ...
+
+    async def revoke(self, guild_id: int, token_id: int, at: datetime) -> bool:
+        """Revoke an active token; False if there is none with that id."""
+        ...
+
 
 class SettingsRepository(Protocol):
     async def get(self, guild_id: int) -> GuildSettings: ...
@@ -203,6 +249,7 @@ class SettingsRepository(Protocol):
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None: ...
     async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None: ...
+    async def set_api_public_reads(self, guild_id: int, public: bool) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -214,6 +261,7 @@ class UnitOfWork(Protocol):
     settings: SettingsRepository
     role_queue: RoleQueue
     gates: GateRepository
+    api_tokens: ApiTokenRepository
 
     async def lock(self, key: int) -> None:
         """Serialise this transaction with others that lock the same key (a guild or channel

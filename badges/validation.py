@@ -117,6 +117,23 @@ def name(value: str) -> str:
     return cleaned
 
 
+TOKEN_NAME_MAX = 64
+
+
+def token_name(value: str) -> str:
+    """An API token's name, 1 to 64 visible characters, cleaned as badge names are."""
+    try:
+        cleaned = name(value)
+    except InvalidInput as exc:
+        raise InvalidInput("name", exc.message.replace("badge name", "token name")) from None
+    if len(cleaned) > TOKEN_NAME_MAX:
+        raise InvalidInput(
+            "name",
+            f"The token name is {len(cleaned)} characters long; the limit is {TOKEN_NAME_MAX}.",
+        )
+    return cleaned
+
+
 def _skeleton(value: str) -> str:
     return str(_SPOOF_CHECKER.getSkeleton(0, value))
 

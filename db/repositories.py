@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -212,6 +213,22 @@ class SqlBadgeRepository:
         rows = (await self._s.execute(stmt)).all()
         return Page([_badge(r) for r in rows], total=total, offset=offset, limit=limit)
 
+    async def after(
+        self,
+        guild_id: int,
+        *,
+        active: bool | None,
+        key: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Badge]:
+        stmt = select(*_BADGE_COLUMNS).where(B.guild_id == guild_id)
+        if active is not None:
+            stmt = stmt.where(B.is_active == active)
+        if key is not None:
+            stmt = stmt.where(tuple_(B.created_at, B.id) > tuple_(*key))
+        stmt = stmt.order_by(B.created_at, B.id).limit(limit)
+        return [_badge(r) for r in (await self._s.execute(stmt)).all()]
+
     async def by_role(self, guild_id: int, role_id: int, *, lock: bool = False) -> Badge | None:
         return await self._one(B.guild_id == guild_id, B.role_id == role_id, lock=lock)
 
@@ -303,6 +320,29 @@ class SqlAwardRepository:
         items = [MemberBadge(badge=_badge(r), award=_award(r[_NB:])) for r in rows]
         return Page(items, total=total, offset=offset, limit=limit)
 
+    async def holders_after(
+        self, guild_id: int, badge_id: str, *, key: tuple[datetime, int] | None, limit: int
+    ) -> list[Award]:
+        stmt = select(*_AWARD_COLUMNS).where(A.guild_id == guild_id, A.badge_id == badge_id)
+        if key is not None:
+            stmt = stmt.where(tuple_(A.awarded_at, A.user_id) < tuple_(*key))
+        stmt = stmt.order_by(A.awarded_at.desc(), A.user_id.desc()).limit(limit)
+        return [_award(r) for r in (await self._s.execute(stmt)).all()]
+
+    async def of_member_after(
+        self, guild_id: int, user_id: int, *, key: tuple[datetime, str] | None, limit: int
+    ) -> list[MemberBadge]:
+        stmt = (
+            select(*_BADGE_COLUMNS, *_AWARD_COLUMNS)
+            .join_from(AWARDS, BADGES, A.badge_id == B.id)
+            .where(A.guild_id == guild_id, A.user_id == user_id)
+        )
+        if key is not None:
+            stmt = stmt.where(tuple_(A.awarded_at, A.badge_id) < tuple_(*key))
+        stmt = stmt.order_by(A.awarded_at.desc(), A.badge_id.desc()).limit(limit)
+        rows = (await self._s.execute(stmt)).all()
+        return [MemberBadge(badge=_badge(r), award=_award(r[_NB:])) for r in rows]
+
     async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]:
         stmt = select(A.user_id).where(A.guild_id == guild_id, A.badge_id == badge_id)
         return set((await self._s.scalars(stmt)).all())
@@ -388,6 +428,17 @@ class SqlAuditLog:
         rows = (await self._s.execute(stmt)).all()
         return Page([_event(r) for r in rows], total=total, offset=offset, limit=limit)
 
+    async def member_history_before(
+        self, guild_id: int, user_id: int, *, before_id: int | None, limit: int
+    ) -> list[AuditEvent]:
+        stmt = select(AUDIT_EVENTS).where(
+            E.guild_id == guild_id, E.user_id == user_id, E.kind.in_(self._MEMBER_KINDS)
+        )
+        if before_id is not None:
+            stmt = stmt.where(E.id < before_id)
+        stmt = stmt.order_by(E.id.desc()).limit(limit)
+        return [_event(r) for r in (await self._s.execute(stmt)).all()]
+
 
 class SqlSettingsRepository:
     def __init__(self, session: AsyncSession, dialect: str) -> None:
@@ -397,10 +448,13 @@ class SqlSettingsRepository:
     async def get(self, guild_id: int) -> GuildSettings:
         row = (
             await self._s.execute(
-                select(G.log_channel_id, G.role_drift).where(G.guild_id == guild_id)
+                select(G.log_channel_id, G.role_drift, G.api_public_reads).where(
+                    G.guild_id == guild_id
+                )
             )
         ).first()
         log_channel, drift = (row[0], RoleDrift(row[1])) if row else (None, RoleDrift.REVERT)
+        public_reads = bool(row[2]) if row else True
         roles = (
             await self._s.execute(select(L.role_id, L.level).where(L.guild_id == guild_id))
         ).all()
@@ -410,6 +464,7 @@ class SqlSettingsRepository:
             moderator_role_ids=frozenset(r for r, lv in roles if lv == Level.MODERATOR),
             log_channel_id=log_channel,
             role_drift=drift,
+            api_public_reads=public_reads,
         )
 
     async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
@@ -422,21 +477,14 @@ class SqlSettingsRepository:
             )
 
     async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None:
-        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(
-            guild_id=guild_id, role_drift=drift.value
-        )
-        await self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["guild_id"], set_={"role_drift": drift.value}
-            )
-        )
+        await self._upsert(guild_id, role_drift=drift.value)
+
+    async def set_api_public_reads(self, guild_id: int, public: bool) -> None:
+        await self._upsert(guild_id, api_public_reads=public)
 
     async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
-        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(
-            guild_id=guild_id, log_channel_id=channel_id
-        )
-        await self._s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["guild_id"], set_={"log_channel_id": channel_id}
-            )
-        )
+        await self._upsert(guild_id, log_channel_id=channel_id)
+
+    async def _upsert(self, guild_id: int, **values: Any) -> None:
+        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(guild_id=guild_id, **values)
+        await self._s.execute(stmt.on_conflict_do_update(index_elements=["guild_id"], set_=values))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,6 +69,7 @@ class BadgeRow(Base):
         UniqueConstraint("guild_id", "slug"),
         UniqueConstraint("guild_id", "name_key"),
         UniqueConstraint("guild_id", "role_id"),
+        Index("ix_badges_guild_created", "guild_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -137,6 +139,7 @@ class GuildSettingsRow(Base):
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     log_channel_id: Mapped[int | None]
     role_drift: Mapped[str] = mapped_column(String(16), default="revert", server_default="revert")
+    api_public_reads: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class LevelRoleRow(Base):
@@ -201,6 +204,42 @@ class GateRow(Base):
     role_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class ApiTokenRow(Base):
+    """A REST API credential; only the hash of its secret is kept. Revoked tokens stay, so
+    history can still name them."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("secret_hash"),
+        Index("ix_api_tokens_guild", "guild_id", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int]
+    created_by_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKeyRow(Base):
+    """The first answer to a request made with an ``Idempotency-Key``, replayed to retries
+    for a day. ``status`` is null while the first request is still being served."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)
+
+    token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -213,3 +252,5 @@ GUILD_SETTINGS = _table(GuildSettingsRow)
 LEVEL_ROLES = _table(LevelRoleRow)
 ROLE_CHANGES = _table(RoleChangeRow)
 GATES = _table(GateRow)
+API_TOKENS = _table(ApiTokenRow)
+IDEMPOTENCY_KEYS = _table(IdempotencyKeyRow)

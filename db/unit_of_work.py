@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from badges.ports import (
+    ApiTokenRepository,
     AuditLog,
     AwardRepository,
     BadgeRepository,
@@ -17,6 +18,7 @@ from badges.ports import (
     RoleQueue,
     SettingsRepository,
 )
+from db.api_tokens import SqlApiTokenRepository
 from db.gates import SqlGateRepository
 from db.repositories import (
     SqlAuditLog,
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
     settings: SettingsRepository
     role_queue: RoleQueue
     gates: GateRepository
+    api_tokens: ApiTokenRepository
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class SqlUnitOfWork:
         self.settings = SqlSettingsRepository(session, self._dialect)
         self.role_queue = SqlRoleQueue(session, self._dialect)
         self.gates = SqlGateRepository(session)
+        self.api_tokens = SqlApiTokenRepository(session)
         return self
 
     async def __aexit__(

@@ -13,6 +13,7 @@ events go to subscribers (log channel, caches, role sync).
     service.gates     channels only a badge's holders see
     service.reconcile roles in Discord against awards in the database
     service.queue     the role-sync queue, as the worker sees it
+    service.tokens    REST API tokens: made, listed, revoked, checked
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from badges.ports import Directory, UnitOfWorkFactory
+from badges.service.api_tokens import ApiTokens
 from badges.service.awards import BULK_MAX, Awards
 from badges.service.catalog import UNSET, Catalog
 from badges.service.config import GuildConfig
@@ -51,6 +53,7 @@ class BadgeService:
         self.gates = Gates(self.core)
         self.reconcile = Reconciliation(self.core)
         self.queue = SyncQueue(self.core, self.roles)
+        self.tokens = ApiTokens(self.core)
 
     def use_directory(self, directory: Directory) -> None:
         """Tell the service what Discord knows (the bot sets it once it is built)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from badges import validation
 from badges.errors import (
@@ -23,10 +25,11 @@ from badges.model import (
     MemberBadge,
     Page,
     RoleAction,
+    Slice,
 )
 from badges.permissions import Actor, Operation, authorize
 from badges.role_rules import MemberFacts
-from badges.service.core import ServiceCore, page_bounds
+from badges.service.core import ServiceCore, keyset, page_bounds, walk_bounds
 from badges.service.role_links import RoleLinks
 
 BULK_MAX = 10_000
@@ -197,3 +200,55 @@ class Awards:
         offset, limit = page_bounds(offset, limit)
         async with self._core.read() as uow:
             return await uow.audit.member_history(guild_id, user_id, offset=offset, limit=limit)
+
+    # -- keyset walks (the REST API's pages: stable while awards are added) ------------------
+
+    async def holders_after(
+        self, guild_id: int, badge_id: str, *, key: tuple[Any, ...] | None = None, limit: int = 50
+    ) -> Slice[Award]:
+        """Holders of the badge, newest award first, after ``key``."""
+        walk_bounds(limit)
+        after = keyset(key, (datetime, int))
+        async with self._core.read() as uow:
+            badge = await uow.badges.get(guild_id, badge_id)
+            if badge is None:
+                raise BadgeNotFound()
+            rows = await uow.awards.holders_after(guild_id, badge.id, key=after, limit=limit + 1)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return Slice(items, (items[-1].awarded_at, items[-1].user_id) if more else None)
+
+    async def of_member_after(
+        self, guild_id: int, user_id: int, *, key: tuple[Any, ...] | None = None, limit: int = 50
+    ) -> Slice[MemberBadge]:
+        """A member's badges, newest award first, after ``key``."""
+        walk_bounds(limit)
+        after = keyset(key, (datetime, str))
+        async with self._core.read() as uow:
+            rows = await uow.awards.of_member_after(guild_id, user_id, key=after, limit=limit + 1)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return Slice(items, (items[-1].award.awarded_at, items[-1].badge.id) if more else None)
+
+    async def history_before(
+        self,
+        actor: Actor,
+        guild_id: int,
+        user_id: int,
+        *,
+        key: tuple[Any, ...] | None = None,
+        limit: int = 50,
+    ) -> Slice[AuditEvent]:
+        """A member's awards and revocations, newest first, after ``key``. Reading someone
+        else's needs the Moderator level."""
+        if actor.user_id != user_id:
+            authorize(actor, Operation.READ_OTHERS_HISTORY)
+        walk_bounds(limit)
+        after = keyset(key, (int,))
+        before_id = after[0] if after else None
+        async with self._core.read() as uow:
+            rows = await uow.audit.member_history_before(
+                guild_id, user_id, before_id=before_id, limit=limit + 1
+            )
+        items = rows[:limit]
+        return Slice(items, (items[-1].id,) if len(rows) > limit else None)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
 from badges import validation
-from badges.errors import BadgeNotFound, InvalidInput, NameTaken, SlugTaken, clip
-from badges.model import Badge, DeletedBadge, EventKind, Page, RoleAction
+from badges.errors import (
+    BadgeNotFound,
+    InvalidInput,
+    NameTaken,
+    PreconditionFailed,
+    SlugTaken,
+    clip,
+)
+from badges.model import Badge, DeletedBadge, EventKind, Page, RoleAction, Slice
 from badges.permissions import Actor, Operation, authorize
 from badges.ports import UnitOfWork
-from badges.service.core import ServiceCore, page_bounds, plain
+from badges.service.core import ServiceCore, keyset, page_bounds, plain, walk_bounds
 from badges.service.role_links import RoleLinks
 
 MAX_BADGE_PAGE = 1000
@@ -92,6 +100,23 @@ class Catalog:
         async with self._core.read() as uow:
             return await uow.badges.page(guild_id, active=active, offset=offset, limit=limit)
 
+    async def list_after(
+        self,
+        guild_id: int,
+        *,
+        active: bool | None = None,
+        key: tuple[Any, ...] | None = None,
+        limit: int = 50,
+    ) -> Slice[Badge]:
+        """Badges in creation order, after ``key`` (from the previous slice)."""
+        walk_bounds(limit)
+        after = keyset(key, (datetime, str))
+        async with self._core.read() as uow:
+            rows = await uow.badges.after(guild_id, active=active, key=after, limit=limit + 1)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return Slice(items, (items[-1].created_at, items[-1].id) if more else None)
+
     # -- changes ---------------------------------------------------------------------------
 
     async def create(
@@ -164,10 +189,12 @@ class Catalog:
         color: str | _Unset | None = UNSET,
         is_active: bool | _Unset = UNSET,
         role_id: int | _Unset | None = UNSET,
+        if_revision: str | None = None,
     ) -> Badge:
         """Change any subset of fields. Renaming keeps the slug unless a slug is given. A new
         ``role_id`` goes through every rule of linking: holders get the new role and lose the
-        old one; a badge that gates channels must be ungated first."""
+        old one; a badge that gates channels must be ungated first. With ``if_revision``, the
+        badge must still be at that revision (else PreconditionFailed)."""
         authorize(actor, Operation.EDIT_BADGE)
         changes: dict[str, Any] = {}
         if not isinstance(name, _Unset):
@@ -189,6 +216,7 @@ class Catalog:
         async with self._core.write() as tx:
             uow = tx.uow
             badge = await tx.badge(guild_id, badge_id)
+            _expect(badge, if_revision)
             changes = {k: v for k, v in changes.items() if getattr(badge, k) != v}
             if not changes:
                 return badge
@@ -218,7 +246,13 @@ class Catalog:
         return updated
 
     async def delete(
-        self, actor: Actor, guild_id: int, badge_id: str, *, reason: str | None = None
+        self,
+        actor: Actor,
+        guild_id: int,
+        badge_id: str,
+        *,
+        reason: str | None = None,
+        if_revision: str | None = None,
     ) -> DeletedBadge:
         """Delete a badge. Its awards end and stay in each holder's history; holders lose its
         role (the role itself is deleted if the bot made it)."""
@@ -227,6 +261,7 @@ class Catalog:
         async with self._core.write() as tx:
             uow = tx.uow
             badge = await tx.badge(guild_id, badge_id)
+            _expect(badge, if_revision)
             await self._roles.refuse_while_gating(tx, badge)
             ended = clean_reason or f"Badge '{badge.name}' was deleted"
             if badge.role_id is not None and badge.role_managed:
@@ -252,6 +287,11 @@ class Catalog:
             )
             await uow.badges.delete(guild_id, badge.id)
         return DeletedBadge(badge=badge, holder_ids=holders, role_id=badge.role_id)
+
+
+def _expect(badge: Badge, revision: str | None) -> None:
+    if revision is not None and revision != badge.revision:
+        raise PreconditionFailed()
 
 
 async def _free_slug(uow: UnitOfWork, guild_id: int, name: str) -> str:

@@ -76,6 +76,18 @@ class GuildConfig:
             lambda tx: tx.uow.settings.set_role_drift(guild_id, drift),
         )
 
+    async def set_api_public_reads(
+        self, actor: Actor, guild_id: int, public: bool
+    ) -> GuildSettings:
+        """Whether the REST API answers reads without a token."""
+        authorize(actor, Operation.CONFIGURE)
+        return await self._change(
+            actor,
+            guild_id,
+            {"api_public_reads": public},
+            lambda tx: tx.uow.settings.set_api_public_reads(guild_id, public),
+        )
+
     async def _change(
         self,
         actor: Actor,

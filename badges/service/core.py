@@ -38,6 +38,28 @@ def page_bounds(offset: int, limit: int, most: int = MAX_PAGE) -> tuple[int, int
     return offset, limit
 
 
+WALK_MAX = 100
+
+
+def walk_bounds(limit: int) -> int:
+    if not 1 <= limit <= WALK_MAX:
+        raise InvalidInput("limit", f"The page size must be between 1 and {WALK_MAX}.")
+    return limit
+
+
+def keyset(key: tuple[Any, ...] | None, types: tuple[type, ...]) -> Any:
+    """A walk's key as the repository needs it; refused if it is not of the walk's shape
+    (a cursor from another list)."""
+    if key is None:
+        return None
+    if len(key) != len(types) or not all(
+        isinstance(v, t) and not (t is int and isinstance(v, bool))
+        for v, t in zip(key, types, strict=True)
+    ):
+        raise InvalidInput("cursor", "The cursor does not belong to this list.")
+    return tuple(key)
+
+
 class Tx:
     """One write transaction: the unit of work plus what it will record and publish."""
 
