@@ -196,11 +196,19 @@ def with_suffix(base: str, n: int) -> str:
     return base[: SLUG_MAX - len(suffix)].rstrip("-") + suffix
 
 
+def _free_text(value: str) -> str:
+    """Text as written, minus control characters (line breaks and tabs stay) and lone
+    surrogates, which no database or Discord message can carry."""
+    return "".join(ch for ch in value if not _is_control(ch)).strip()
+
+
 def description(value: str | None) -> str | None:
     """Trimmed description of at most 1000 characters; empty means none."""
     if value is None or not value.strip():
         return None
-    cleaned = value.strip()
+    cleaned = _free_text(value)
+    if not cleaned:
+        return None
     if len(cleaned) > DESCRIPTION_MAX:
         raise InvalidInput(
             "description",
@@ -213,7 +221,9 @@ def reason(value: str | None) -> str | None:
     """Trimmed reason of at most 500 characters; empty means none."""
     if value is None or not value.strip():
         return None
-    cleaned = value.strip()
+    cleaned = _free_text(value)
+    if not cleaned:
+        return None
     if len(cleaned) > REASON_MAX:
         raise InvalidInput(
             "reason", f"The reason is {len(cleaned)} characters long; the limit is {REASON_MAX}."

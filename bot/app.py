@@ -22,10 +22,13 @@ from bot.log_channel import LogChannelPoster
 from bot.roles.worker import RoleSyncWorker
 from bot.tree import BadgeTree, tree_hash
 from bot.ui.replies import UserFacingError
-from db import migrate, notifications, state
+from db import notifications, state
 from db.database import Database
+from db.migrate import DatabaseBehind, prepare_database
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BadgeBot", "DatabaseBehind", "create_bot"]
 
 EXTENSIONS = (
     "cogs.badges",  # owns the /badge group: first
@@ -36,10 +39,6 @@ EXTENSIONS = (
     "cogs.member_badges",
     "cogs.role_events",
 )
-
-
-class DatabaseBehind(RuntimeError):
-    """The database schema is older than this code and may not be upgraded automatically."""
 
 
 class BadgeBot(commands.Bot):
@@ -161,19 +160,6 @@ class BadgeBot(commands.Bot):
         if operation is not None:
             authorize(actor, operation)
         return actor
-
-
-async def prepare_database(database: Database) -> None:
-    """Upgrade an SQLite database in place; refuse a PostgreSQL one that is behind."""
-    if database.dialect == "sqlite":
-        await migrate.upgrade(database.engine)
-        return
-    current = await migrate.current_revision(database.engine)
-    if current != migrate.head_revision():
-        raise DatabaseBehind(
-            f"The database is at revision {current or 'empty'}, this code needs "
-            f"{migrate.head_revision()}: run `badgebot db upgrade` first."
-        )
 
 
 def create_bot(settings: Settings, *, database: Database | None = None) -> BadgeBot:

@@ -36,6 +36,27 @@ class Settings(BaseSettings):
         description="Ask for the privileged Server Members intent (enable it in the portal too).",
     )
 
+    api_host: str = Field(
+        default="127.0.0.1", description="Address the REST API listens on (loopback by default)."
+    )
+    api_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve the REST API in the bot's process on this port (`badgebot run`).",
+    )
+    api_default_guild: int | None = Field(
+        default=None,
+        description="One-server deployments: the reference's routes also answer at the root "
+        "(/badges, /badges/award, ...) for this guild.",
+    )
+    api_rate_limit: float = Field(
+        default=10.0, gt=0, description="Requests per second each API token may make."
+    )
+    api_rate_burst: int = Field(
+        default=50, ge=1, description="Requests an API token may make at once before waiting."
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -102,7 +102,8 @@ class DiscordDirectory:
                     )
                     for member in members:
                         found[member.id] = _member(member)
-            except (TimeoutError, discord.ClientException, discord.HTTPException):
+            except (TimeoutError, RuntimeError, discord.ClientException, discord.HTTPException):
+                # RuntimeError: no gateway connection for this guild (not connected yet)
                 log.warning("could not look up %d members of guild %s", len(unknown), guild_id)
                 return None
         return found

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.unit_of_work import SqlUnitOfWork
@@ -59,6 +65,21 @@ class Database:
     def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` before the engine is disposed (connections held outside the pool)."""
         self._closers.append(closer)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a bare connection, for adapter bookkeeping outside the
+        domain (idempotency keys); it commits when the block ends without an error."""
+        if self._write_lock is not None:
+            await self._write_lock.acquire()
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(**{_WRITE: True})
+                async with conn.begin():
+                    yield conn
+        finally:
+            if self._write_lock is not None:
+                self._write_lock.release()
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(

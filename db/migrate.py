@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -12,6 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from db.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,3 +76,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+class DatabaseBehind(RuntimeError):
+    """The database schema is older than this code and may not be upgraded automatically."""
+
+
+async def prepare_database(database: Database) -> None:
+    """Upgrade an SQLite database in place; refuse a PostgreSQL one that is behind (its
+    operator upgrades it, once, with `badgebot db upgrade`, whatever the number of processes)."""
+    if database.dialect == "sqlite":
+        await upgrade(database.engine)
+        return
+    current = await current_revision(database.engine)
+    if current != head_revision():
+        raise DatabaseBehind(
+            f"The database is at revision {current or 'empty'}, this code needs "
+            f"{head_revision()}: run `badgebot db upgrade` first."
+        )

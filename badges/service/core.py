@@ -52,12 +52,17 @@ def keyset(key: tuple[Any, ...] | None, types: tuple[type, ...]) -> Any:
     (a cursor from another list)."""
     if key is None:
         return None
-    if len(key) != len(types) or not all(
-        isinstance(v, t) and not (t is int and isinstance(v, bool))
-        for v, t in zip(key, types, strict=True)
-    ):
+    if len(key) != len(types) or not all(_key_part(v, t) for v, t in zip(key, types, strict=True)):
         raise InvalidInput("cursor", "The cursor does not belong to this list.")
     return tuple(key)
+
+
+def _key_part(value: Any, kind: type) -> bool:
+    if kind is int:
+        return type(value) is int and 0 <= value < 2**63
+    if kind is str:
+        return isinstance(value, str) and len(value) <= 64 and value.isprintable()
+    return isinstance(value, kind)
 
 
 class Tx:
