@@ -14,6 +14,7 @@ from discord.ext import commands, tasks
 from badges.change_feed import ChangeFeed
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
+from bot.api_server import EmbeddedApi
 from bot.caches import BadgeCatalog, GateCache, SettingsCache
 from bot.config import Settings
 from bot.directory import DiscordDirectory
@@ -73,6 +74,7 @@ class BadgeBot(commands.Bot):
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._feed_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self.api: EmbeddedApi | None = None
         for listener in (
             self.catalog.on_events,
             self.guild_settings.on_events,
@@ -91,6 +93,9 @@ class BadgeBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        if self.settings.api_port is not None:
+            self.api = EmbeddedApi(self, self.settings.api_port)
+            self.api.start()
         # Everything loaded so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise add tens of ms to some commands.
         gc.collect()
@@ -129,6 +134,8 @@ class BadgeBot(commands.Bot):
         return True
 
     async def close(self) -> None:
+        if self.api is not None:
+            await self.api.stop()
         await self.role_sync.stop()
         self.follow_changes.cancel()
         if self._stop_listening is not None:

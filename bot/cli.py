@@ -13,6 +13,7 @@ import discord
 from discord.backoff import ExponentialBackoff
 from pydantic import ValidationError
 
+from bot import api_cli
 from bot.app import DatabaseBehind, create_bot
 from bot.config import Settings
 from bot.sandbox import command as sandbox
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
+    api_cli.add_parsers(commands)
     sandbox.add_parser(commands)
     return parser
 
@@ -129,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "db":
         return asyncio.run(_upgrade(settings))
+    if args.command == "api":
+        return api_cli.serve(settings, args)
+    if args.command == "api-token":
+        return api_cli.tokens(settings, args)
     problem = settings.token_problem()
     if problem:
         return _fail(problem)
