@@ -37,6 +37,7 @@ EXTENSIONS = (
     "cogs.role_links",
     "cogs.gates",
     "cogs.config",
+    "cogs.api_tokens",
     "cogs.member_badges",
     "cogs.role_events",
 )

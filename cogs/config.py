@@ -28,6 +28,11 @@ class LevelChoice(Enum):
         return Level[self.name.upper()]
 
 
+class OnOff(Enum):
+    on = "on"
+    off = "off"
+
+
 class ConfigCommands(BadgeSubcommands):
     config = app_commands.Group(name="config", description="Badge system settings (admins)")
 
@@ -122,6 +127,22 @@ class ConfigCommands(BadgeSubcommands):
             f"Badge changes will be logged in {channel.mention}."
             if channel
             else "Badge changes are no longer logged."
+        )
+        await send(interaction, content=text, ephemeral=True)
+
+    @config.command(name="api-public-reads", description="Whether the REST API reads need a token")
+    @app_commands.describe(
+        mode="on: anyone may read badges through the API (as the reference); off: tokens only"
+    )
+    async def config_api_public_reads(self, interaction: discord.Interaction, mode: OnOff) -> None:
+        actor = await self.bot.actor(interaction, Operation.CONFIGURE)
+        await defer(interaction, ephemeral=True)
+        public = mode is OnOff.on
+        await self.service.config.set_api_public_reads(actor, guild_id_of(interaction), public)
+        text = (
+            "Anyone can now read this server's badges through the REST API."
+            if public
+            else "Reading this server's badges through the REST API now needs an API token."
         )
         await send(interaction, content=text, ephemeral=True)
 

@@ -189,6 +189,11 @@ def settings(config: GuildSettings) -> discord.Embed:
     log = f"<#{config.log_channel_id}>" if config.log_channel_id else "*not set*"
     embed.add_field(name="Log channel", value=log, inline=False)
     embed.add_field(name="Roles edited by hand", value=config.role_drift.value, inline=False)
+    embed.add_field(
+        name="REST API reads",
+        value="public" if config.api_public_reads else "API token only",
+        inline=False,
+    )
     embed.set_footer(
         text="Also: owner and Administrator = Super Admin, Manage Server = Admin, "
         "Manage Roles = Moderator."
@@ -207,6 +212,8 @@ _LOG_TITLES = {
     EventKind.ROLE_UNLINKED: "Role unlinked",
     EventKind.GATE_CHANGED: "Gate changed",
     EventKind.ROLE_SYNC_FAILED: "Role sync failed",
+    EventKind.API_TOKEN_CREATED: "API token created",
+    EventKind.API_TOKEN_REVOKED: "API token revoked",
 }
 
 
@@ -232,7 +239,10 @@ def log_entry(event: AuditEvent) -> discord.Embed:
         embed.add_field(name="Badge", value=inert(event.badge_name))
     if event.user_id:
         embed.add_field(name="Member", value=f"<@{event.user_id}>")
-    embed.add_field(name="By", value=cut(f"<@{event.actor_id}> ({inert(event.actor_name)})", 1024))
+    by = inert(event.actor_name)
+    embed.add_field(
+        name="By", value=cut(f"<@{event.actor_id}> ({by})" if event.actor_id else by, 1024)
+    )
     if event.reason:
         embed.add_field(name="Reason", value=cut(inert(event.reason), 1024), inline=False)
     if event.kind is EventKind.BADGE_UPDATED and event.after:
@@ -245,11 +255,15 @@ def log_entry(event: AuditEvent) -> discord.Embed:
     elif event.kind is EventKind.ROLE_SYNC_FAILED and event.after:
         embed.add_field(name="Role", value=f"<@&{event.after['role_id']}>")
         embed.add_field(name="Fix", value="See /badge doctor, then run /badge sync.", inline=False)
-    elif (
-        event.kind in (EventKind.CONFIG_CHANGED, EventKind.ROLE_LINKED, EventKind.GATE_CHANGED)
-        and event.after
-    ):
-        lines = [f"{k}: {inert(_change(v))}" for k, v in event.after.items()]
+    elif event.kind in (
+        EventKind.CONFIG_CHANGED,
+        EventKind.ROLE_LINKED,
+        EventKind.GATE_CHANGED,
+        EventKind.API_TOKEN_CREATED,
+        EventKind.API_TOKEN_REVOKED,
+    ) and (event.after or event.before):
+        shown = event.after or event.before or {}
+        lines = [f"{k}: {inert(_change(v))}" for k, v in shown.items()]
         embed.add_field(name="Changes", value=_fit("\n".join(lines)), inline=False)
     return embed
 

@@ -20,6 +20,7 @@ async def test_show_settings_to_admins(world: World) -> None:
         "Moderator roles": "*none*",
         "Log channel": "*not set*",
         "Roles edited by hand": "revert",
+        "REST API reads": "public",
     }
 
 

@@ -1,0 +1,118 @@
+"""/badge api-token ...: tokens for the REST API, made and revoked by admins."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+
+from badges.errors import BadgeError
+from badges.permissions import Level, Operation
+from bot.ui.replies import UserFacingError, defer, send, send_lines
+from bot.ui.text import cut, inert
+from cogs.badges import guild_id_of
+from cogs.subcommands import BadgeSubcommands
+
+if TYPE_CHECKING:
+    from bot.app import BadgeBot
+
+
+class TokenLevel(Enum):
+    moderator = "moderator"
+    admin = "admin"
+
+    @property
+    def level(self) -> Level:
+        return Level[self.name.upper()]
+
+
+async def _token_choices(
+    interaction: discord.Interaction, value: str
+) -> list[app_commands.Choice[str]]:
+    """The guild's live tokens, for admins only (others see none)."""
+    bot = cast("BadgeBot", interaction.client)
+    if interaction.guild_id is None:
+        return []
+    try:
+        actor = await bot.actor(interaction, Operation.MANAGE_TOKENS)
+        tokens = await bot.service.tokens.list(actor, interaction.guild_id)
+    except (BadgeError, UserFacingError):
+        return []
+    needle = value.strip().casefold()
+    return [
+        app_commands.Choice(name=cut(f"{t.name} ({t.level.label})", 100), value=str(t.id))
+        for t in tokens
+        if needle in t.name.casefold() or needle == str(t.id)
+    ][:25]
+
+
+class ApiTokenCommands(BadgeSubcommands):
+    api_token = app_commands.Group(name="api-token", description="Tokens for the REST API (admins)")
+
+    @api_token.command(name="create", description="Make a REST API token (shown once)")
+    @app_commands.describe(
+        level="What the token may do: moderator (award, revoke) or admin (also edit badges)",
+        name="Who uses it (shown as the actor in history and the log channel)",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        level: TokenLevel,
+        name: app_commands.Range[str, 1, 100],
+    ) -> None:
+        actor = await self.bot.actor(interaction, Operation.MANAGE_TOKENS)
+        await defer(interaction, ephemeral=True)
+        issued = await self.service.tokens.create(
+            actor, guild_id_of(interaction), level.level, name
+        )
+        await send(
+            interaction,
+            content=(
+                f"API token **{inert(issued.token.name)}** ({issued.token.level.label}) made. "
+                "Copy it now: it is shown only this once.\n"
+                f"```\n{issued.secret}\n```"
+                "Send it as `Authorization: Bearer <token>`. Revoke it with "
+                "/badge api-token revoke."
+            ),
+            ephemeral=True,
+        )
+
+    @api_token.command(name="list", description="The server's REST API tokens")
+    async def list_tokens(self, interaction: discord.Interaction) -> None:
+        actor = await self.bot.actor(interaction, Operation.MANAGE_TOKENS)
+        await defer(interaction, ephemeral=True)
+        tokens = await self.service.tokens.list(actor, guild_id_of(interaction))
+        if not tokens:
+            await send(
+                interaction,
+                content="No API tokens yet: make one with /badge api-token create.",
+                ephemeral=True,
+            )
+            return
+        lines = [f"**API tokens** ({len(tokens)})"] + [
+            f"• {inert(cut(t.name, 64))}: {t.level.label}, made "
+            f"{discord.utils.format_dt(t.created_at, 'R')} by {inert(cut(t.created_by_name, 64))}"
+            for t in tokens
+        ]
+        await send_lines(interaction, lines, ephemeral=True)
+
+    @api_token.command(name="revoke", description="Revoke a REST API token at once")
+    @app_commands.describe(token="The token (pick it from the list)")
+    @app_commands.autocomplete(token=_token_choices)
+    async def revoke(self, interaction: discord.Interaction, token: str) -> None:
+        actor = await self.bot.actor(interaction, Operation.MANAGE_TOKENS)
+        if not token.strip().isdigit() or int(token) >= 2**63:
+            raise UserFacingError("Pick the token from the list.")
+        await defer(interaction, ephemeral=True)
+        revoked = await self.service.tokens.revoke(actor, guild_id_of(interaction), int(token))
+        await send(
+            interaction,
+            content=f"API token **{inert(revoked.name)}** is revoked: its next request is refused.",
+            ephemeral=True,
+        )
+
+
+async def setup(bot: BadgeBot) -> None:
+    await bot.add_cog(ApiTokenCommands(bot))
