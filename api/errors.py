@@ -58,6 +58,11 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def field_error(field: str, message: str, rule: str = "invalid") -> list[dict[str, str]]:
+    """``details`` of a bad input: which field, which rule, what to do (one shape for all)."""
+    return [{"field": field, "rule": rule, "message": message}]
+
+
 def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
@@ -76,9 +81,9 @@ def error_response(
 
 
 def badge_error_response(exc: BadgeError) -> Response:
-    details: dict[str, Any] | None = None
+    details: Any = None
     if isinstance(exc, InvalidInput):
-        details = {"field": _camel(exc.field)}
+        details = field_error(_camel(exc.field), exc.message)
     elif isinstance(exc, Forbidden) and exc.required is not None:
         required = exc.required
         details = {"required": getattr(required, "name", str(required)).lower()}

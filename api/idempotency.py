@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from api.errors import ApiError, badge_error_response
+from api.errors import ApiError, badge_error_response, field_error
 from badges.errors import BadgeError
 from db.idempotency import IdempotencyStore
 
@@ -40,7 +40,7 @@ def _check(key: str) -> str:
             422,
             "invalid_input",
             f"Idempotency-Key: 1 to {KEY_MAX} printable ASCII characters.",
-            details={"field": "Idempotency-Key"},
+            details=field_error("Idempotency-Key", "1 to 255 printable ASCII characters"),
         )
     return key
 
@@ -77,7 +77,7 @@ async def once(
             422,
             "idempotency_key_reused",
             "This Idempotency-Key was used for a different request: use a new key.",
-            details={"field": "Idempotency-Key"},
+            details=field_error("Idempotency-Key", "used for a different request", "reused"),
         )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from api.errors import ApiError
+from api.errors import ApiError, field_error
 
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 100
@@ -24,7 +24,7 @@ def encode(walk: str, key: tuple[Any, ...] | None) -> str | None:
 
 
 def decode(walk: str, cursor: str | None) -> tuple[Any, ...] | None:
-    """The key a cursor carries; a 400 if it is not a cursor of this list."""
+    """The key a cursor carries; a 422 if it is not a cursor of this list."""
     if cursor is None or cursor == "":
         return None
     try:
@@ -36,10 +36,11 @@ def decode(walk: str, cursor: str | None) -> tuple[Any, ...] | None:
         if any(isinstance(v, datetime) and v.tzinfo is None for v in key):
             raise ValueError("naive time")
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+        message = "not a cursor of this list; pass the nextCursor of the previous page."
         raise ApiError(
-            400,
-            "invalid_cursor",
-            "cursor: not a cursor of this list; pass the nextCursor of the previous page.",
-            details={"field": "cursor"},
+            422,
+            "invalid_input",
+            f"cursor: {message}",
+            details=field_error("cursor", message, "cursor"),
         ) from exc
     return key

@@ -57,7 +57,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (413, "Body too large"),
         (422, "Invalid input: the field and the rule"),
         (429, "Rate limited: see Retry-After"),
+        (500, "Our fault: details.errorId is in our log"),
     )
+}
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (If-None-Match matched the ETag)"}
 }
 
 
@@ -169,7 +173,12 @@ def build_router(
             }
         )
 
-    @router.get("/badges/slug/{slug}", response_model=schemas.Badge, tags=["badges"])
+    @router.get(
+        "/badges/slug/{slug}",
+        response_model=schemas.Badge,
+        tags=["badges"],
+        responses=_NOT_MODIFIED,
+    )
     async def badge_by_slug(
         ctx: C,
         slug: Annotated[str, Path(max_length=200)],
@@ -196,7 +205,9 @@ def build_router(
             }
         )
 
-    @router.get("/badges/{badgeId}", response_model=schemas.Badge, tags=["badges"])
+    @router.get(
+        "/badges/{badgeId}", response_model=schemas.Badge, tags=["badges"], responses=_NOT_MODIFIED
+    )
     async def get_badge(ctx: C, badgeId: str, if_none_match: IfNoneMatch = None) -> Response:
         """One badge by id. Sends an ETag; If-None-Match answers 304 when unchanged."""
         await ctx.readable()
@@ -278,7 +289,7 @@ def build_router(
         )
         return _badge_reply(badge)
 
-    @router.delete("/badges/{badgeId}", response_model=schemas.Message, tags=["badges"])
+    @router.delete("/badges/{badgeId}", response_model=schemas.BadgeDeleted, tags=["badges"])
     async def delete_badge(
         ctx: C, badgeId: str, reason: Reason = None, if_match: IfMatch = None
     ) -> Response:

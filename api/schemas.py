@@ -291,6 +291,13 @@ class Message(BaseModel):
     message: str
 
 
+class BadgeDeleted(BaseModel):
+    model_config = _config({"message": "Badge deleted successfully", "revokedFrom": 150})
+
+    message: str
+    revoked_from: int = Field(description="How many members held it (they lost it).")
+
+
 class ErrorBody(BaseModel):
     model_config = _config(
         {"code": "badge_not_found", "message": "Badge not found", "details": None}

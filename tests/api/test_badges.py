@@ -85,7 +85,7 @@ async def test_bad_input_names_the_field_and_rule(
         assert response.status_code == 422, (body, response.text)
         error = error_of(response)
         assert error["code"] == "invalid_input"
-        assert error["details"]["field"] == field, error
+        assert error["details"][0]["field"] == field, error
     missing = await client.post(f"{BASE}/badges", json={}, headers=admin_auth)
     assert missing.status_code == 422
     assert error_of(missing)["details"][0] == {
@@ -158,7 +158,7 @@ async def test_patch_changes_only_given_fields_and_null_clears(
         f"{BASE}/badges/{made['id']}", json={"name": None}, headers=admin_auth
     )
     assert null_name.status_code == 422
-    assert error_of(null_name)["details"]["field"] == "name"
+    assert error_of(null_name)["details"][0]["field"] == "name"
 
 
 async def test_etag_if_none_match_and_if_match(
