@@ -19,6 +19,7 @@ from api.idempotency import KEEP
 from api.limits import BodyLimit, RateHeaders
 from api.routes import build_router
 from api.state import ApiState
+from api.webhook_sender import sender_for
 from badges.service import BadgeService
 from badges.service.core import utcnow
 from bot.config import Settings
@@ -80,12 +81,18 @@ def create_app(
             svc.subscribe(state.on_events)
             app.state.api = state
             purger = asyncio.create_task(_purge_keys(state))
+            # the bot sends webhooks itself when the API runs inside it
+            sender = None if shared else sender_for(svc, db)
+            if sender is not None:
+                sender.start()
             try:
                 yield
             finally:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+                if sender is not None:
+                    await sender.stop()
                 svc.core.listeners.remove(state.on_events)
         finally:
             if not shared:

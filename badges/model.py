@@ -164,6 +164,41 @@ class IssuedToken:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """A URL that receives the guild's badge and award changes, signed with its secret."""
+
+    id: int
+    guild_id: int
+    url: str
+    created_by: int
+    created_by_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedWebhook:
+    """A webhook just added, with its signing secret: shown once."""
+
+    webhook: Webhook
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One change on its way to one webhook (a row of the durable outbox)."""
+
+    id: int
+    webhook_id: int
+    url: str
+    secret: str
+    event_id: str
+    event_type: str
+    body: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class BulkAwardResult:
     """What a bulk award did for each member asked for."""
 

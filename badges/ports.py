@@ -24,6 +24,7 @@ from badges.model import (
     RoleAction,
     RoleChange,
     RoleDrift,
+    Webhook,
 )
 from badges.permissions import Level
 from badges.role_rules import GuildFacts, MemberFacts, RoleFacts
@@ -241,6 +242,19 @@ class ApiTokenRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    async def add(self, webhook: Webhook, secret: str) -> Webhook: ...
+    async def of_guild(self, guild_id: int) -> list[Webhook]: ...
+    async def remove(self, guild_id: int, webhook_id: int) -> Webhook | None:
+        """Delete the webhook and what it still had to deliver."""
+        ...
+
+    async def enqueue(self, events: Sequence[AuditEvent], now: datetime) -> int:
+        """Write the deliveries these changes make (one per change and webhook of its guild),
+        numbered per guild, in the transaction that made the changes; returns how many."""
+        ...
+
+
 class SettingsRepository(Protocol):
     async def get(self, guild_id: int) -> GuildSettings: ...
     async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
@@ -262,6 +276,7 @@ class UnitOfWork(Protocol):
     role_queue: RoleQueue
     gates: GateRepository
     api_tokens: ApiTokenRepository
+    webhooks: WebhookRepository
 
     async def lock(self, key: int) -> None:
         """Serialise this transaction with others that lock the same key (a guild or channel

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord.ext import commands, tasks
 
+from api.webhook_sender import sender_for
 from badges.change_feed import ChangeFeed
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
@@ -74,8 +75,11 @@ class BadgeBot(commands.Bot):
         self.changes = ChangeFeed(self.service.core)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._feed_lock = asyncio.Lock()
+        self._webhook_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.api: EmbeddedApi | None = None
+        self.webhooks = sender_for(self.service, database)
+        self.webhooks.on_kick = self._webhooks_wake
         for listener in (
             self.catalog.on_events,
             self.guild_settings.on_events,
@@ -94,6 +98,7 @@ class BadgeBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        self.send_webhooks.start()
         if self.settings.api_port is not None:
             self.api = EmbeddedApi(self, self.settings.api_port)
             self.api.start()
@@ -110,6 +115,22 @@ class BadgeBot(commands.Bot):
                 await self.changes.drain()
             except Exception:  # a database hiccup: the next round tries again
                 log.exception("following the change feed failed")
+
+    @tasks.loop(seconds=1)
+    async def send_webhooks(self) -> None:
+        """Deliver the webhook outbox (any process may; leases keep them apart)."""
+        async with self._webhook_lock:
+            try:
+                while await self.webhooks.round():
+                    pass
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("sending webhooks failed")
+
+    def _webhooks_wake(self) -> None:
+        if self.send_webhooks.is_running() and not self._webhook_lock.locked():
+            task = asyncio.create_task(self.send_webhooks.coro(self))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _feed_wake(self) -> None:
         """PostgreSQL NOTIFY: another process committed; follow now, not at the next tick."""
@@ -137,6 +158,8 @@ class BadgeBot(commands.Bot):
     async def close(self) -> None:
         if self.api is not None:
             await self.api.stop()
+        self.send_webhooks.cancel()
+        await self.webhooks.stop()
         await self.role_sync.stop()
         self.follow_changes.cancel()
         if self._stop_listening is not None:

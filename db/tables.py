@@ -140,6 +140,8 @@ class GuildSettingsRow(Base):
     log_channel_id: Mapped[int | None]
     role_drift: Mapped[str] = mapped_column(String(16), default="revert", server_default="revert")
     api_public_reads: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    webhook_sequence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The last sequence number given to a webhook delivery of the guild."""
 
 
 class LevelRoleRow(Base):
@@ -240,6 +242,41 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime]
 
 
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_guild", "guild_id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    url: Mapped[str] = mapped_column(String(512))
+    secret: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[int]
+    created_by_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class WebhookDeliveryRow(Base):
+    """The webhook outbox: one change for one webhook, written in the change's transaction,
+    claimed by a sender with a lease, retried with backoff for a day."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    guild_id: Mapped[int]
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(32))
+    sequence: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -254,3 +291,5 @@ ROLE_CHANGES = _table(RoleChangeRow)
 GATES = _table(GateRow)
 API_TOKENS = _table(ApiTokenRow)
 IDEMPOTENCY_KEYS = _table(IdempotencyKeyRow)
+WEBHOOKS = _table(WebhookRow)
+WEBHOOK_DELIVERIES = _table(WebhookDeliveryRow)

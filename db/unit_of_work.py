@@ -17,6 +17,7 @@ from badges.ports import (
     GateRepository,
     RoleQueue,
     SettingsRepository,
+    WebhookRepository,
 )
 from db.api_tokens import SqlApiTokenRepository
 from db.gates import SqlGateRepository
@@ -27,6 +28,7 @@ from db.repositories import (
     SqlSettingsRepository,
 )
 from db.role_queue import SqlRoleQueue
+from db.webhooks import SqlWebhookRepository
 
 CHANGES_CHANNEL = "badgebot_changes"
 
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
     role_queue: RoleQueue
     gates: GateRepository
     api_tokens: ApiTokenRepository
+    webhooks: WebhookRepository
 
     def __init__(
         self,
@@ -75,6 +78,7 @@ class SqlUnitOfWork:
         self.role_queue = SqlRoleQueue(session, self._dialect)
         self.gates = SqlGateRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
+        self.webhooks = SqlWebhookRepository(session, self._dialect)
         return self
 
     async def __aexit__(

@@ -14,6 +14,7 @@ events go to subscribers (log channel, caches, role sync).
     service.reconcile roles in Discord against awards in the database
     service.queue     the role-sync queue, as the worker sees it
     service.tokens    REST API tokens: made, listed, revoked, checked
+    service.webhooks  URLs that receive the guild's changes
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from badges.service.gates import Gates
 from badges.service.reconciliation import Reconciliation
 from badges.service.role_links import RoleLinks
 from badges.service.sync_queue import Progress, SyncQueue
+from badges.service.webhooks import Webhooks
+from badges.webhooks import STRICT, UrlPolicy
 
 
 class BadgeService:
@@ -44,8 +47,11 @@ class BadgeService:
         directory: Directory | None = None,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        url_policy: UrlPolicy = STRICT,
     ) -> None:
-        self.core = ServiceCore(uow, directory=directory, clock=clock, new_id=new_id)
+        self.core = ServiceCore(
+            uow, directory=directory, clock=clock, new_id=new_id, url_policy=url_policy
+        )
         self.roles = RoleLinks(self.core)
         self.catalog = Catalog(self.core, self.roles)
         self.awards = Awards(self.core, self.roles)
@@ -54,6 +60,7 @@ class BadgeService:
         self.reconcile = Reconciliation(self.core)
         self.queue = SyncQueue(self.core, self.roles)
         self.tokens = ApiTokens(self.core)
+        self.webhooks = Webhooks(self.core)
 
     def use_directory(self, directory: Directory) -> None:
         """Tell the service what Discord knows (the bot sets it once it is built)."""

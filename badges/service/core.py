@@ -15,6 +15,8 @@ from badges.errors import BadgeNotFound, InvalidInput
 from badges.model import AuditEvent, Award, Badge, EventKind, NewEvent, NewRoleChange, RoleAction
 from badges.permissions import Actor, Level
 from badges.ports import Directory, NoDirectory, UnitOfWork, UnitOfWorkFactory
+from badges.webhooks import STRICT, Resolver, UrlPolicy
+from badges.webhooks import resolve as resolve_host
 
 log = logging.getLogger("badges.service")
 
@@ -114,8 +116,13 @@ class ServiceCore:
         directory: Directory | None = None,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        url_policy: UrlPolicy = STRICT,
+        resolve: Resolver = resolve_host,
     ) -> None:
         self.uow = uow
+        self.url_policy = url_policy
+        """Where webhooks may go (only public https addresses, unless a test says otherwise)."""
+        self.resolve = resolve
         self.directory: Directory = directory or NoDirectory()
         self.clock = clock
         self.new_id = new_id
@@ -137,6 +144,7 @@ class ServiceCore:
             yield tx
             if tx.events:
                 tx.recorded = await uow.audit.record(tx.events)
+                await uow.webhooks.enqueue(tx.recorded, self.clock())
                 await uow.announce()
             await uow.commit()
         for guild_id in tx.queued:

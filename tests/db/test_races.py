@@ -21,6 +21,7 @@ from badges.errors import BadgeError
 from badges.model import EventKind, RoleAction
 from badges.service import BadgeService
 from db.database import Database
+from db.unit_of_work import SqlUnitOfWork
 from tests.conftest import ADMIN, GUILD, MOD
 from tests.fakes import FakeDiscord
 
@@ -48,7 +49,7 @@ class _JitteryUnitOfWork:
 
     async def __aenter__(self) -> _JitteryUnitOfWork:
         await self._inner.__aenter__()
-        for name in ("badges", "awards", "audit", "settings", "role_queue", "gates"):
+        for name in SqlUnitOfWork.__annotations__:  # every repository of the unit of work
             setattr(self, name, _Slow(getattr(self._inner, name), self._rng))
         return self
 
