@@ -39,6 +39,7 @@ EXTENSIONS = (
     "cogs.gates",
     "cogs.config",
     "cogs.api_tokens",
+    "cogs.webhooks",
     "cogs.member_badges",
     "cogs.role_events",
 )

@@ -4,14 +4,13 @@ local receiver, retries with backoff, a receiver that is down, and giving up aft
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import socket
 import hmac
+import ipaddress
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -112,9 +111,7 @@ async def test_refused_urls(service: BadgeService) -> None:
         assert caught.value.field == "url", url
     issued = await service.webhooks.add(ADMIN, GUILD, "https://ok.example/hook")
     assert issued.secret.startswith("whsec_")
-    assert [w.url for w in await service.webhooks.list(ADMIN, GUILD)] == [
-        "https://ok.example/hook"
-    ]
+    assert [w.url for w in await service.webhooks.list(ADMIN, GUILD)] == ["https://ok.example/hook"]
 
 
 async def test_only_admins_manage_webhooks(service: BadgeService) -> None:
@@ -205,7 +202,8 @@ async def test_a_receiver_that_is_down_is_retried_for_a_day_then_given_up(
         assert tries < 40
     [(status, _, error)] = await WebhookOutbox(database).states()
     assert status == "failed"
-    assert error is not None and error.startswith("gave up after a day")
+    assert error is not None
+    assert error.startswith("gave up after a day")
 
 
 async def test_an_address_refused_at_delivery_is_never_contacted(
@@ -228,7 +226,8 @@ async def test_an_address_refused_at_delivery_is_never_contacted(
         await strict.stop()
     [(status, _, error)] = await WebhookOutbox(database).states()
     assert status == "failed"
-    assert error is not None and error.startswith("refused")
+    assert error is not None
+    assert error.startswith("refused")
     assert receiver.got == []
 
 
@@ -244,5 +243,3 @@ async def test_removing_a_webhook_drops_what_it_had_to_receive(
     await local_service.webhooks.remove(ADMIN, GUILD, issued.webhook.id)
     assert await WebhookOutbox(database).states() == []
     assert await local_service.webhooks.list(ADMIN, GUILD) == []
-
-

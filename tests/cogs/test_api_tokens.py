@@ -181,3 +181,29 @@ async def test_public_reads_off_makes_reads_token_only(
     denied = await world.mod.slash(world.general, "badge config api-public-reads", mode="on")
     assert "Admin level" in text_of(denied)
     assert (await bot_api.get(f"{base}/badges")).status_code == 401
+
+
+async def test_webhook_commands(world: World) -> None:
+    async def public(host: str, port: int) -> list[str]:
+        return ["93.184.215.14"]
+
+    world.bot.service.core.resolve = public
+    res = await world.admin.slash(
+        world.general, "badge webhook add", url="https://hooks.example.com/badges"
+    )
+    assert res.ephemeral
+    assert re.search(r"```\nwhsec_[A-Za-z0-9_-]+\n```", text_of(res)), text_of(res)
+    listed = text_of(await world.admin.slash(world.general, "badge webhook list"))
+    assert "https://hooks.example.com/badges" in listed
+    assert "whsec_" not in listed
+    refused = await world.admin.slash(
+        world.general, "badge webhook add", url="https://127.0.0.1/steal"
+    )
+    assert "private network" in text_of(refused)
+    denied = await world.mod.slash(world.general, "badge webhook add", url="https://x.example/")
+    assert "Admin level" in text_of(denied)
+    assert await world.mod.autocomplete(world.general, "badge webhook remove", "webhook", "") == []
+    [choice] = await world.admin.autocomplete(world.general, "badge webhook remove", "webhook", "")
+    res = await world.admin.slash(world.general, "badge webhook remove", webhook=choice["value"])
+    assert "no longer go" in text_of(res)
+    assert await world.bot.service.webhooks.list(SUPER, world.guild.id) == []
