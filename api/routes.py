@@ -21,7 +21,7 @@ from api.pagination import LIMIT_DEFAULT, LIMIT_MAX, decode, encode
 from api.responses import JSONBody
 from api.state import ApiState
 from badges.errors import BadgeNotFound, InvalidInput
-from badges.model import Badge
+from badges.model import Badge, Slice
 from badges.permissions import Actor
 from badges.service.catalog import UNSET
 
@@ -166,12 +166,7 @@ def build_router(
         page = await ctx.state.service.catalog.list_after(
             ctx.guild_id, active=is_active, key=decode("badges", cursor), limit=limit
         )
-        return JSONBody(
-            {
-                "badges": [present.badge(b) for b in page.items],
-                "nextCursor": encode("badges", page.next_key),
-            }
-        )
+        return _page("badges", [present.badge(b) for b in page.items], "badges", page)
 
     @router.get(
         "/badges/slug/{slug}",
@@ -198,12 +193,7 @@ def build_router(
         page = await ctx.state.service.awards.of_member_after(
             ctx.guild_id, _user_id(userId), key=decode("member", cursor), limit=limit
         )
-        return JSONBody(
-            {
-                "badges": [present.member_badge(m) for m in page.items],
-                "nextCursor": encode("member", page.next_key),
-            }
-        )
+        return _page("badges", [present.member_badge(m) for m in page.items], "member", page)
 
     @router.get(
         "/badges/{badgeId}", response_model=schemas.Badge, tags=["badges"], responses=_NOT_MODIFIED
@@ -223,12 +213,7 @@ def build_router(
         page = await ctx.state.service.awards.holders_after(
             ctx.guild_id, _badge_id(badgeId), key=decode("holders", cursor), limit=limit
         )
-        return JSONBody(
-            {
-                "holders": [present.holder(a) for a in page.items],
-                "nextCursor": encode("holders", page.next_key),
-            }
-        )
+        return _page("holders", [present.holder(a) for a in page.items], "holders", page)
 
     @router.post("/badges", status_code=201, response_model=schemas.Badge, tags=["badges"])
     async def create_badge(
@@ -379,14 +364,14 @@ def build_router(
         page = await ctx.state.service.awards.history_before(
             ctx.actor, ctx.guild_id, _user_id(userId), key=decode("history", cursor), limit=limit
         )
-        return JSONBody(
-            {
-                "events": [present.event(e) for e in page.items],
-                "nextCursor": encode("history", page.next_key),
-            }
-        )
+        return _page("events", [present.event(e) for e in page.items], "history", page)
 
     return router
+
+
+def _page(field: str, items: list[dict[str, Any]], walk: str, page: Slice[Any]) -> Response:
+    """One page of a list: its items under ``field`` and the cursor of the next page."""
+    return JSONBody({field: items, "nextCursor": encode(walk, page.next_key)})
 
 
 def _conditional(badge: Badge, if_none_match: str | None) -> Response:

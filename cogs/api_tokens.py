@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
-from badges.errors import BadgeError
 from badges.permissions import Level, Operation
-from bot.ui.replies import UserFacingError, defer, send, send_lines
+from bot.ui.replies import defer, send, send_lines
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
+from cogs.options import choices_for, picked_id
 from cogs.subcommands import BadgeSubcommands
 
 if TYPE_CHECKING:
@@ -31,21 +31,14 @@ class TokenLevel(Enum):
 async def _token_choices(
     interaction: discord.Interaction, value: str
 ) -> list[app_commands.Choice[str]]:
-    """The guild's live tokens, for admins only (others see none)."""
-    bot = cast("BadgeBot", interaction.client)
-    if interaction.guild_id is None:
-        return []
-    try:
-        actor = await bot.actor(interaction, Operation.MANAGE_TOKENS)
-        tokens = await bot.service.tokens.list(actor, interaction.guild_id)
-    except (BadgeError, UserFacingError):
-        return []
-    needle = value.strip().casefold()
-    return [
-        app_commands.Choice(name=cut(f"{t.name} ({t.level.label})", 100), value=str(t.id))
-        for t in tokens
-        if needle in t.name.casefold() or needle == str(t.id)
-    ][:25]
+    return await choices_for(
+        interaction,
+        Operation.MANAGE_TOKENS,
+        lambda bot, actor, guild_id: bot.service.tokens.list(actor, guild_id),
+        lambda t: f"{t.name} ({t.level.label})",
+        lambda t: t.id,
+        value,
+    )
 
 
 class ApiTokenCommands(BadgeSubcommands):
@@ -103,10 +96,9 @@ class ApiTokenCommands(BadgeSubcommands):
     @app_commands.autocomplete(token=_token_choices)
     async def revoke(self, interaction: discord.Interaction, token: str) -> None:
         actor = await self.bot.actor(interaction, Operation.MANAGE_TOKENS)
-        if not token.strip().isdigit() or int(token) >= 2**63:
-            raise UserFacingError("Pick the token from the list.")
+        token_id = picked_id(token, "token")
         await defer(interaction, ephemeral=True)
-        revoked = await self.service.tokens.revoke(actor, guild_id_of(interaction), int(token))
+        revoked = await self.service.tokens.revoke(actor, guild_id_of(interaction), token_id)
         await send(
             interaction,
             content=f"API token **{inert(revoked.name)}** is revoked: its next request is refused.",

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import discord
 from discord import app_commands
 
+from badges.errors import BadgeError
 from badges.model import Badge
+from badges.permissions import Actor, Operation
 from bot.ui.replies import UserFacingError
 from bot.ui.text import cut, inert
 
 if TYPE_CHECKING:
     from bot.app import BadgeBot
+
+T = TypeVar("T")
 
 CLEAR = "-"
 """Typed in an edit option, clears that field."""
@@ -85,3 +90,37 @@ class GatedChannelTransformer(app_commands.Transformer):
 
 
 GatedChannelArg = app_commands.Transform[discord.abc.GuildChannel, GatedChannelTransformer]
+
+
+def picked_id(value: str, what: str) -> int:
+    """The id behind an autocomplete pick; anything typed instead is refused."""
+    text = value.strip()
+    if not text.isdigit() or int(text) >= 2**63:
+        raise UserFacingError(f"Pick the {what} from the list.")
+    return int(text)
+
+
+async def choices_for(
+    interaction: discord.Interaction,
+    operation: Operation,
+    load: Callable[[BadgeBot, Actor, int], Awaitable[Sequence[T]]],
+    label: Callable[[T], str],
+    ident: Callable[[T], int],
+    typed: str,
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete from what ``load`` lists, offered only to those allowed ``operation``
+    (others see nothing); an entry matches when its label contains what was typed."""
+    bot = cast("BadgeBot", interaction.client)
+    if interaction.guild_id is None:
+        return []
+    try:
+        actor = await bot.actor(interaction, operation)
+        entries = await load(bot, actor, interaction.guild_id)
+    except (BadgeError, UserFacingError):
+        return []
+    needle = typed.strip().casefold()
+    return [
+        app_commands.Choice(name=cut(label(e), 100), value=str(ident(e)))
+        for e in entries
+        if needle in label(e).casefold()
+    ][:25]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
-from badges.errors import BadgeError
 from badges.permissions import Operation
-from bot.ui.replies import UserFacingError, defer, send, send_lines
+from bot.ui.replies import defer, send, send_lines
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
+from cogs.options import choices_for, picked_id
 from cogs.subcommands import BadgeSubcommands
 
 if TYPE_CHECKING:
@@ -21,21 +21,14 @@ if TYPE_CHECKING:
 async def _webhook_choices(
     interaction: discord.Interaction, value: str
 ) -> list[app_commands.Choice[str]]:
-    """The server's webhooks, for admins only (others see none)."""
-    bot = cast("BadgeBot", interaction.client)
-    if interaction.guild_id is None:
-        return []
-    try:
-        actor = await bot.actor(interaction, Operation.CONFIGURE)
-        hooks = await bot.service.webhooks.list(actor, interaction.guild_id)
-    except (BadgeError, UserFacingError):
-        return []
-    needle = value.strip().casefold()
-    return [
-        app_commands.Choice(name=cut(w.url, 100), value=str(w.id))
-        for w in hooks
-        if needle in w.url.casefold()
-    ][:25]
+    return await choices_for(
+        interaction,
+        Operation.CONFIGURE,
+        lambda bot, actor, guild_id: bot.service.webhooks.list(actor, guild_id),
+        lambda w: w.url,
+        lambda w: w.id,
+        value,
+    )
 
 
 class WebhookCommands(BadgeSubcommands):
@@ -87,10 +80,9 @@ class WebhookCommands(BadgeSubcommands):
     @app_commands.autocomplete(webhook=_webhook_choices)
     async def remove(self, interaction: discord.Interaction, webhook: str) -> None:
         actor = await self.bot.actor(interaction, Operation.CONFIGURE)
-        if not webhook.strip().isdigit() or int(webhook) >= 2**63:
-            raise UserFacingError("Pick the webhook from the list.")
+        webhook_id = picked_id(webhook, "webhook")
         await defer(interaction, ephemeral=True)
-        removed = await self.service.webhooks.remove(actor, guild_id_of(interaction), int(webhook))
+        removed = await self.service.webhooks.remove(actor, guild_id_of(interaction), webhook_id)
         await send(
             interaction,
             content=f"Badge changes no longer go to <{inert(removed.url)}>.",
