@@ -103,6 +103,7 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     errors.install(app)
     app.add_middleware(RateHeaders)

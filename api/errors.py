@@ -99,6 +99,8 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        if err.get("type") == "json_invalid":
+            loc = []
         out.append(
             {
                 "field": ".".join(loc) or "body",

@@ -27,6 +27,8 @@ WAIT = 15.0
 """Seconds a twin request waits for the first one's answer."""
 KEY_MAX = 255
 REPLAYED = "Idempotent-Replayed"
+_KEPT_HEADERS = ("etag", "location")
+"""Headers of the first answer that a replay repeats."""
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -70,7 +72,9 @@ async def once(
         if response.status_code >= 500:
             await store.release(token_id, key)
         else:
-            await store.finish(token_id, key, response.status_code, bytes(response.body).decode())
+            kept = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
+            answer = json.dumps({"headers": kept, "body": bytes(response.body).decode()})
+            await store.finish(token_id, key, response.status_code, answer)
         return response
     if stored.request_hash != fingerprint:
         raise ApiError(
@@ -90,9 +94,10 @@ async def once(
             "idempotency_in_progress",
             "A request with this Idempotency-Key is still being served: retry in a moment.",
         )
+    answer = json.loads(stored.body)
     return Response(
-        stored.body,
+        answer["body"],
         status_code=stored.status,
         media_type="application/json",
-        headers={REPLAYED: "true"},
+        headers={**answer["headers"], REPLAYED: "true"},
     )

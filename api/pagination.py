@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from api.errors import ApiError, field_error
@@ -23,6 +23,16 @@ def encode(walk: str, key: tuple[Any, ...] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def _utc(at: datetime) -> datetime:
+    """A cursor's time in UTC, within the years the databases store."""
+    if at.tzinfo is None:
+        raise ValueError("naive time")
+    utc = at.astimezone(UTC)
+    if not 2000 <= utc.year <= 9000:
+        raise ValueError("time out of range")
+    return utc
+
+
 def decode(walk: str, cursor: str | None) -> tuple[Any, ...] | None:
     """The key a cursor carries; a 422 if it is not a cursor of this list."""
     if cursor is None or cursor == "":
@@ -33,9 +43,16 @@ def decode(walk: str, cursor: str | None) -> tuple[Any, ...] | None:
         if tag != walk or not isinstance(parts, list):
             raise ValueError(tag)
         key = tuple(datetime.fromisoformat(p["t"]) if isinstance(p, dict) else p for p in parts)
-        if any(isinstance(v, datetime) and v.tzinfo is None for v in key):
-            raise ValueError("naive time")
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+        key = tuple(_utc(v) if isinstance(v, datetime) else v for v in key)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
         message = "not a cursor of this list; pass the nextCursor of the previous page."
         raise ApiError(
             422,

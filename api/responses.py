@@ -10,4 +10,8 @@ from starlette.responses import JSONResponse
 
 class JSONBody(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate echoed back: escape it, never fail
+            return json.dumps(content, separators=(",", ":")).encode("ascii")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from pydantic.alias_generators import to_camel
 from starlette.responses import Response
 
 from api import present, schemas
@@ -93,10 +94,20 @@ class Ctx:
     ) -> Response:
         token = need_token(self.caller).token
         assert token is not None
-        fingerprint = request_hash(self.request.method, self.request.url.path, body)
+        # the route and guild, not the URL: the root routes and the prefixed ones are one
+        route = getattr(self.request.scope.get("route"), "name", self.request.url.path)
+        fingerprint = request_hash(self.request.method, f"{self.guild_id}:{route}", body)
         return await once(
             self.state.idempotency, self.state.clock, token.id, key, fingerprint, serve
         )
+
+
+def _echo(raw: str) -> str:
+    """Client text sent back: printable, clipped, never anything that cannot be encoded."""
+    safe = "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else "\ufffd" for ch in raw
+    )
+    return safe if len(safe) <= 40 else safe[:39] + "…"
 
 
 def _badge_id(value: str) -> str:
@@ -119,12 +130,16 @@ def _tags(header: str) -> set[str]:
     return {t.strip().removeprefix("W/").strip('"') for t in header.split(",") if t.strip()}
 
 
-def _if_match(header: str | None) -> str | None:
-    """The revision a change must find, or None (no If-Match, or ``*``)."""
+def _if_match(header: str | None) -> set[str] | None:
+    """The revisions a change may find (RFC 9110: strong comparison), or None for no
+    condition (no If-Match, or ``*``). Weak or empty lists match nothing: a 412."""
     if header is None or header.strip() == "*":
         return None
-    tags = _tags(header)
-    return next(iter(tags)) if tags else None
+    return {
+        t.strip('"')
+        for t in (part.strip() for part in header.split(","))
+        if len(t) > 2 and t.startswith('"') and t.endswith('"')
+    }
 
 
 def _badge_reply(badge: Badge, status: int = 200) -> Response:
@@ -253,7 +268,7 @@ def build_router(
             if field in given:
                 value = getattr(body, field)
                 if value is None:
-                    raise InvalidInput(field, f"{field} cannot be null.")
+                    raise InvalidInput(field, f"{to_camel(field)} cannot be null.")
                 changes[field] = value
         for field in ("description", "color"):
             if field in given:
@@ -328,19 +343,19 @@ def build_router(
         """Award one badge to up to 10,000 members at once; each id gets its outcome."""
         actor = ctx.actor
         ids: list[int] = []
-        malformed: dict[str, str] = {}
-        for raw in body.user_ids:
+        malformed: list[str] = []
+        for raw in dict.fromkeys(body.user_ids):  # each id once, in the order given
             if _SNOWFLAKE.fullmatch(raw) and int(raw) < 2**63:
                 ids.append(int(raw))
             else:
-                malformed[raw[:40]] = "not a valid Discord id"
+                malformed.append(_echo(raw))
 
         async def serve() -> Response:
             result = await ctx.state.service.awards.bulk_award(
                 actor, ctx.guild_id, _badge_id(body.badge_id), ids, reason=body.reason
             )
             out = present.bulk(result)
-            out["refused"] += [{"userId": u, "reason": r} for u, r in malformed.items()]
+            out["refused"] += [{"userId": u, "reason": "not a valid Discord id"} for u in malformed]
             return JSONBody(out)
 
         return await ctx.idempotent(key, body.model_dump(mode="json"), serve)

@@ -113,8 +113,8 @@ def url_problem(url: str, policy: UrlPolicy = STRICT) -> str | None:
         return "The URL has no host."
     if parts.username is not None or parts.password is not None:
         return "The URL cannot carry a user name or password; put a secret in its path."
-    if port == 0:
-        return "The URL's port is not valid."
+    if port is not None and port < 1024 and port not in (80, 443):
+        return "Webhooks go to port 443, 80 or a port from 1024 up."
     host = parts.hostname
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         return (
@@ -138,12 +138,35 @@ def address_problem(addresses: Iterable[str], policy: UrlPolicy = STRICT) -> str
     if policy.allow_private:
         return None
     for text in found:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        try:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            return "The URL's host does not resolve to an IP address."
+        if not _public(address):
             return "Webhooks cannot go to this machine or a private network."
     return None
+
+
+# IPv6 ranges that carry an IPv4 address (NAT64, IPv4-compatible, IPv4-translated) or are
+# deprecated site-local: judged by what they lead to, or refused
+_EMBEDS_V4 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+)
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _public(address.ipv4_mapped)
+        if address in _SITE_LOCAL:
+            return False
+        if any(address in net for net in _EMBEDS_V4):
+            return _public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return address.is_global and not address.is_multicast
 
 
 async def resolve(host: str, port: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 import uvicorn
@@ -40,12 +41,12 @@ def add_parsers(commands: Any) -> None:
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
-        print("badgebot: --workers must be between 1 and 64")
+        print("badgebot: --workers must be between 1 and 64", file=sys.stderr)
         return 2
     try:
         asyncio.run(_prepare(settings))  # once, before the workers start
     except DatabaseBehind as exc:
-        print(f"badgebot: {exc}")
+        print(f"badgebot: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
         "api.app:app_from_environment",
@@ -71,7 +72,7 @@ def tokens(settings: Settings, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_tokens(settings, args))
     except (BadgeError, DatabaseBehind) as exc:
-        print(f"badgebot: {getattr(exc, 'message', exc)}")
+        print(f"badgebot: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
 
 

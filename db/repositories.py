@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +73,11 @@ def _badge(row: Sequence[Any]) -> Badge:
 
 def _award(row: Sequence[Any]) -> Award:
     return Award(*row[: len(_AWARD_COLUMNS)])
+
+
+def _key(key: Sequence[Any], *columns: Any) -> Any:
+    """A keyset key bound with its columns' types (UTC times stored as SQLite expects)."""
+    return tuple_(*(literal(v, c.type) for v, c in zip(key, columns, strict=True)))
 
 
 def dialect_insert(dialect: str, table: Any) -> Any:
@@ -225,7 +230,7 @@ class SqlBadgeRepository:
         if active is not None:
             stmt = stmt.where(B.is_active == active)
         if key is not None:
-            stmt = stmt.where(tuple_(B.created_at, B.id) > tuple_(*key))
+            stmt = stmt.where(tuple_(B.created_at, B.id) > _key(key, B.created_at, B.id))
         stmt = stmt.order_by(B.created_at, B.id).limit(limit)
         return [_badge(r) for r in (await self._s.execute(stmt)).all()]
 
@@ -325,7 +330,7 @@ class SqlAwardRepository:
     ) -> list[Award]:
         stmt = select(*_AWARD_COLUMNS).where(A.guild_id == guild_id, A.badge_id == badge_id)
         if key is not None:
-            stmt = stmt.where(tuple_(A.awarded_at, A.user_id) < tuple_(*key))
+            stmt = stmt.where(tuple_(A.awarded_at, A.user_id) < _key(key, A.awarded_at, A.user_id))
         stmt = stmt.order_by(A.awarded_at.desc(), A.user_id.desc()).limit(limit)
         return [_award(r) for r in (await self._s.execute(stmt)).all()]
 
@@ -338,7 +343,9 @@ class SqlAwardRepository:
             .where(A.guild_id == guild_id, A.user_id == user_id)
         )
         if key is not None:
-            stmt = stmt.where(tuple_(A.awarded_at, A.badge_id) < tuple_(*key))
+            stmt = stmt.where(
+                tuple_(A.awarded_at, A.badge_id) < _key(key, A.awarded_at, A.badge_id)
+            )
         stmt = stmt.order_by(A.awarded_at.desc(), A.badge_id.desc()).limit(limit)
         rows = (await self._s.execute(stmt)).all()
         return [MemberBadge(badge=_badge(r), award=_award(r[_NB:])) for r in rows]

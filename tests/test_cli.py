@@ -89,3 +89,31 @@ async def test_unreachable_discord_gives_one_line_per_try_and_retries(
     assert all(line.startswith("badgebot: cannot reach Discord (") for line in lines)
     assert all("trying again in" in line for line in lines)
     assert len(waits) == 2
+
+
+def test_api_tokens_from_the_command_line(tmp_path: Path) -> None:
+    db = {"BADGEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"}
+    made = _run(
+        ["api-token", "create", "--guild", "123", "--level", "moderator", "--name", "Shop"],
+        tmp_path,
+        **db,
+    )
+    assert made.returncode == 0, made.stderr
+    lines = made.stdout.splitlines()
+    assert lines[0] == "token 1 (Moderator, Shop):"
+    assert lines[1].startswith("bbt_")
+    listed = _run(["api-token", "list", "--guild", "123"], tmp_path, **db)
+    assert listed.stdout.split("\t")[:3] == ["1", "Moderator", "Shop"]
+    assert lines[1] not in listed.stdout
+    empty = _run(
+        ["api-token", "create", "--guild", "123", "--level", "admin", "--name", " "],
+        tmp_path,
+        **db,
+    )
+    assert empty.returncode == 2
+    assert empty.stderr.strip().endswith("badgebot: The token name cannot be empty.")
+    revoked = _run(["api-token", "revoke", "--guild", "123", "--id", "1"], tmp_path, **db)
+    assert revoked.stdout.strip() == "revoked token 1 (Shop)"
+    gone = _run(["api-token", "revoke", "--guild", "123", "--id", "1"], tmp_path, **db)
+    assert gone.returncode == 2
+    assert "No such API token" in gone.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from enum import Enum
@@ -189,12 +189,12 @@ class Catalog:
         color: str | _Unset | None = UNSET,
         is_active: bool | _Unset = UNSET,
         role_id: int | _Unset | None = UNSET,
-        if_revision: str | None = None,
+        if_revision: Collection[str] | None = None,
     ) -> Badge:
         """Change any subset of fields. Renaming keeps the slug unless a slug is given. A new
         ``role_id`` goes through every rule of linking: holders get the new role and lose the
         old one; a badge that gates channels must be ungated first. With ``if_revision``, the
-        badge must still be at that revision (else PreconditionFailed)."""
+        badge must still be at one of those revisions (else PreconditionFailed)."""
         authorize(actor, Operation.EDIT_BADGE)
         changes: dict[str, Any] = {}
         if not isinstance(name, _Unset):
@@ -252,7 +252,7 @@ class Catalog:
         badge_id: str,
         *,
         reason: str | None = None,
-        if_revision: str | None = None,
+        if_revision: Collection[str] | None = None,
     ) -> DeletedBadge:
         """Delete a badge. Its awards end and stay in each holder's history; holders lose its
         role (the role itself is deleted if the bot made it)."""
@@ -289,8 +289,8 @@ class Catalog:
         return DeletedBadge(badge=badge, holder_ids=holders, role_id=badge.role_id)
 
 
-def _expect(badge: Badge, revision: str | None) -> None:
-    if revision is not None and revision != badge.revision:
+def _expect(badge: Badge, revisions: Collection[str] | None) -> None:
+    if revisions is not None and badge.revision not in revisions:
         raise PreconditionFailed()
 
 

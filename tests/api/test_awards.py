@@ -179,6 +179,29 @@ async def test_bulk_award_reports_each_id(
     assert empty.status_code == 422
 
 
+async def test_bulk_award_echoes_bad_ids_safely_one_outcome_each(
+    client: httpx.AsyncClient, service: BadgeService, mod_auth: dict[str, str]
+) -> None:
+    badge = await _badge(service)
+    prefix = "x" * 45
+    raw = (
+        b'{"badgeId":"%s","userIds":["\\ud800","\\u0000","7",'
+        b'"%sa","%sb","%sc"]}' % (badge.encode(), prefix.encode(), prefix.encode(), prefix.encode())
+    ).replace(b"\\\\", b"\\")
+    response = await client.post(
+        f"{BASE}/badges/award/bulk",
+        content=raw,
+        headers={**mod_auth, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["awarded"] == ["7"]
+    refused = [r["userId"] for r in body["refused"]]
+    assert len(refused) == 5
+    assert refused[:2] == ["\ufffd", "\ufffd"]
+    assert all(len(r) <= 40 for r in refused)
+
+
 async def test_a_token_of_another_guild_is_refused(
     client: httpx.AsyncClient, service: BadgeService, make_token: Tokens
 ) -> None:

@@ -188,8 +188,33 @@ async def test_etag_if_none_match_and_if_match(
         f"{BASE}/badges/{made['id']}", headers={**admin_auth, "If-Match": etag}
     )
     assert stale_delete.status_code == 412
-    current = (await client.get(f"{BASE}/badges/{made['id']}")).json()
-    assert current["description"] == "new"
+    current = await client.get(f"{BASE}/badges/{made['id']}")
+    assert current.json()["description"] == "new"
+    fresh = current.headers["ETag"]
+    for header, status in (
+        (f'"stale1", {fresh}, "stale2"', 200),  # any strong tag may match
+        (f"W/{fresh}", 412),  # If-Match compares strongly: a weak tag never matches
+        (",", 412),
+        ('""', 412),
+    ):
+        response = await client.patch(
+            f"{BASE}/badges/{made['id']}",
+            json={"description": f"via {header}"},
+            headers={**admin_auth, "If-Match": header},
+        )
+        assert response.status_code == status, (header, response.text)
+        if status == 200:
+            fresh = response.headers["ETag"]
+
+
+async def test_no_redirects_for_trailing_slashes(
+    client: httpx.AsyncClient, admin_auth: dict[str, str]
+) -> None:
+    response = await client.post(
+        f"{BASE}/badges/", json={"name": "x"}, headers={**admin_auth, "Host": "evil.example"}
+    )
+    assert response.status_code == 404
+    assert "location" not in response.headers
 
 
 async def test_custom_emoji_icon_becomes_its_cdn_image(

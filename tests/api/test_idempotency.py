@@ -35,6 +35,9 @@ async def test_a_retried_award_gets_the_first_answer(
     assert history.total == 1
     without_key = await client.post(f"{BASE}/badges/award", json=body, headers=mod_auth)
     assert without_key.status_code == 409
+    at_the_root = await client.post("/badges/award", json=body, headers=headers)
+    assert at_the_root.status_code == 201
+    assert at_the_root.json() == first.json()
 
 
 async def test_two_identical_requests_at_once_do_it_once(
@@ -46,6 +49,7 @@ async def test_two_identical_requests_at_once_do_it_once(
     )
     assert [a.status_code for a in answers] == [201] * 5
     assert len({a.json()["id"] for a in answers}) == 1
+    assert len({a.headers["ETag"] for a in answers}) == 1, "a replay carries the ETag too"
     assert (await service.catalog.list(GUILD)).total == 1
 
 

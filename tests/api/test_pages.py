@@ -85,6 +85,10 @@ async def test_bad_limits_and_cursors(client: httpx.AsyncClient, service: BadgeS
         response = await client.get(f"{BASE}/badges", params={"cursor": cursor})
         assert response.status_code == 422, (cursor, response.text)
         assert error_of(response)["details"][0]["field"] == "cursor"
+    for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-01-01T00:00:00"):
+        odd = base64.urlsafe_b64encode(f'["badges",[{{"t":"{at}"}},"x"]]'.encode()).decode()
+        response = await client.get(f"{BASE}/badges", params={"cursor": odd})
+        assert response.status_code == 422, (at, response.text)
     huge = base64.urlsafe_b64encode(b'["holders",[{"t":"2026-01-01T00:00:00+00:00"},1e400]]')
     response = await client.get(f"{BASE}/badges/x/users", params={"cursor": huge.decode()})
     assert response.status_code == 422

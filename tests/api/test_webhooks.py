@@ -104,6 +104,12 @@ async def test_refused_urls(service: BadgeService) -> None:
         "https://user:pw@ok.example/hook",
         "https://ok.example/ho ok",
         "https://ok.example/" + "x" * 600,
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "https://[64:ff9b::a00:5]/",
+        "https://[::127.0.0.1]/",
+        "https://[::ffff:0:7f00:1]/",
+        "https://[fec0::1]/",
+        "https://ok.example:22/",
     ]
     for url in refused:
         with pytest.raises(InvalidInput) as caught:
@@ -189,7 +195,10 @@ async def test_failures_are_retried_with_backoff(
 async def test_a_receiver_that_is_down_is_retried_for_a_day_then_given_up(
     local_service: BadgeService, sender: WebhookSender, clock: Clock, database: Database
 ) -> None:
-    await local_service.webhooks.add(ADMIN, GUILD, "http://127.0.0.1:9/closed")
+    with socket.socket() as probe:  # a port nobody listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    await local_service.webhooks.add(ADMIN, GUILD, f"http://127.0.0.1:{closed}/closed")
     await local_service.catalog.create(ADMIN, GUILD, name="Helper")
     assert await sender.round() == 1
     [(status, attempts, error)] = await WebhookOutbox(database).states()
