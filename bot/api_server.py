@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _Embedded(uvicorn.Server):
-    """uvicorn without its signal handlers: the bot's process handles Ctrl+C itself."""
+class QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the process around it handles Ctrl+C itself."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -33,7 +33,7 @@ class EmbeddedApi:
         config = uvicorn.Config(
             app, host=bot.settings.api_host, port=port, log_level="warning", lifespan="on"
         )
-        self.server = _Embedded(config)
+        self.server = QuietServer(config)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

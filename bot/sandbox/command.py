@@ -43,7 +43,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Run the real bot against SimCord's simulated Discord, with a demo server, and "
             "serve a Discord-like page on 127.0.0.1 where you pick a member and type slash "
-            "commands. Needs the 'sandbox' extra. Ignores BADGEBOT_DATABASE_URL and .env."
+            "commands, and the bot's REST API for the demo server (a token is printed). "
+            "Needs the 'sandbox' extra. Ignores BADGEBOT_DATABASE_URL and .env."
         ),
     )
     sandbox.add_argument(
@@ -51,6 +52,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_port,
         default=None,
         help="port of the page on 127.0.0.1 (default: a free one)",
+    )
+    sandbox.add_argument(
+        "--api-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="port of the REST API on 127.0.0.1 (default: a free one)",
     )
     sandbox.add_argument(
         "--database",
@@ -83,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         return _fail(EXTRA_MISSING)
     if args.port is not None and not port_is_free(args.port):
         return _fail(port_in_use(args.port))
+    if args.api_port is not None:
+        if args.api_port == args.port:
+            return _fail("--port and --api-port must differ: the page and the API each need one")
+        if not port_is_free(args.api_port):
+            return _fail(port_in_use(args.api_port, "--api-port"))
     if args.fresh:
         _delete(args.database)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.sandbox.session import SandboxError, serve
 
     try:
-        asyncio.run(serve(args.database, args.port, sys.stdout))
+        asyncio.run(serve(args.database, args.port, sys.stdout, args.api_port))
     except SandboxError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

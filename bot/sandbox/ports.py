@@ -1,4 +1,5 @@
-"""The page's loopback port: checked before anything starts, so a busy one fails fast."""
+"""The loopback ports of the page and the API: checked before anything starts, so a busy one
+fails fast."""
 
 from __future__ import annotations
 
@@ -7,20 +8,40 @@ import socket
 HOST = "127.0.0.1"
 
 
-def port_in_use(port: int) -> str:
-    """The one-line error for a port someone else is listening on."""
+class PortInUse(Exception):
+    """Someone else listens on the port asked for."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} on {HOST} is already in use")
+        self.port = port
+
+
+def port_in_use(port: int, option: str = "--port") -> str:
+    """The one-line error for a port someone else is listening on, given with ``option``."""
     return (
-        f"port {port} on {HOST} is already in use: pick another with --port, "
-        "or leave --port out to get a free one"
+        f"port {port} on {HOST} is already in use: pick another with {option}, "
+        f"or leave {option} out to get a free one"
     )
 
 
+def bind(port: int) -> socket.socket:
+    """A TCP socket bound to HOST:port (0: a free port) the way aiohttp binds the page's;
+    the API listens on it. Raises OSError when the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def port_is_free(port: int) -> bool:
-    """Whether the page could listen on HOST:port (bound the way aiohttp binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
+    """Whether the page or the API could listen on HOST:port."""
+    try:
+        probe = bind(port)
+    except OSError:
+        return False
+    probe.close()
     return True

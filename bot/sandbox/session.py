@@ -1,4 +1,5 @@
-"""One sandbox run: the real bot in SimCord, the demo server, and the page until stopped."""
+"""One sandbox run: the real bot in SimCord, the demo server, its REST API and the page until
+stopped."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -16,9 +18,10 @@ from pydantic import SecretStr
 
 from bot.app import create_bot
 from bot.config import Settings
+from bot.sandbox.api import SandboxApi, serve_api
 from bot.sandbox.avatars import default_avatars
 from bot.sandbox.guide import channel_welcome, terminal_guide
-from bot.sandbox.ports import port_in_use
+from bot.sandbox.ports import PortInUse, port_in_use
 from bot.sandbox.seed import seed
 from bot.sandbox.world import DemoWorld, build_world
 from db import state
@@ -126,11 +129,37 @@ async def _page(world: DemoWorld, port: int | None) -> AsyncIterator[simcord.Pre
         await preview.close()
 
 
-async def serve(database_path: Path, port: int | None, out: TextIO) -> None:
+@dataclass(frozen=True)
+class Sandbox:
+    """A running sandbox: the demo server, the page, the API, and what the terminal says."""
+
+    world: DemoWorld
+    preview: simcord.Preview
+    api: SandboxApi
+    guide: str
+
+
+@asynccontextmanager
+async def start_sandbox(
+    database_path: Path, port: int | None = None, api_port: int | None = None
+) -> AsyncIterator[Sandbox]:
+    """Everything `badgebot sandbox` serves, up until the block ends (ports None: free ones)."""
+    async with open_sandbox(database_path) as world, AsyncExitStack() as stack:
+        await _welcome(world.env.bot, world)
+        # The API only now: the database is ready and the demo server seeded.
+        try:
+            api = await stack.enter_async_context(serve_api(world, api_port))
+        except PortInUse as exc:
+            raise SandboxError(port_in_use(exc.port, "--api-port")) from exc
+        preview = await stack.enter_async_context(_page(world, port))
+        yield Sandbox(world, preview, api, terminal_guide(preview.url, world, database_path, api))
+
+
+async def serve(
+    database_path: Path, port: int | None, out: TextIO, api_port: int | None = None
+) -> None:
     """Run the sandbox on ``database_path`` until Ctrl-C, SIGTERM or the page ends it."""
     stop = _stop_on_signals()
-    async with open_sandbox(database_path) as world:
-        await _welcome(world.env.bot, world)
-        async with _page(world, port) as preview:
-            print(terminal_guide(preview.url, world, database_path), file=out, flush=True)
-            await _until(stop, preview)
+    async with start_sandbox(database_path, port, api_port) as sandbox:
+        print(sandbox.guide, file=out, flush=True)
+        await _until(stop, sandbox.preview)
