@@ -44,7 +44,7 @@ Errors: `{"error": {"code", "message", "details"}}`.
 """
 
 
-def _guild_from_path(
+async def _guild_from_path(
     guildId: Annotated[str, Path(pattern=r"^[1-9][0-9]{0,19}$", description="Server id")],
 ) -> int:
     value = int(guildId)
@@ -112,7 +112,7 @@ def create_app(
     default = settings.api_default_guild
     if default is not None:
 
-        def _default_guild() -> int:
+        async def _default_guild() -> int:
             return default
 
         app.include_router(build_router(_default_guild, include_in_schema=False))
