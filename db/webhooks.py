@@ -124,17 +124,15 @@ class WebhookOutbox:
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Due deliveries, leased to this sender until ``now + lease``."""
-        due = (
-            select(D.id)
-            .where(
-                D.status == "pending",
-                D.next_attempt_at <= now,
-                (D.lease_until.is_(None)) | (D.lease_until < now),
-            )
-            .order_by(D.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        due = select(D.id).where(
+            D.status == "pending",
+            D.next_attempt_at <= now,
+            (D.lease_until.is_(None)) | (D.lease_until < now),
         )
+        async with self._db.engine.connect() as conn:  # most polls find nothing: read first
+            if (await conn.execute(due.limit(1))).first() is None:
+                return []
+        due = due.order_by(D.id).limit(limit).with_for_update(skip_locked=True)
         async with self._db.transaction() as conn:
             claimed = (
                 (
