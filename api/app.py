@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -20,9 +20,11 @@ from api.limits import BodyLimit, RateHeaders
 from api.routes import build_router
 from api.state import ApiState
 from api.webhook_sender import sender_for
+from badges.change_feed import ChangeFeed
 from badges.service import BadgeService
 from badges.service.core import utcnow
 from bot.config import Settings
+from db import notifications
 from db.database import Database
 from db.idempotency import IdempotencyStore
 from db.migrate import prepare_database
@@ -81,6 +83,9 @@ def create_app(
             svc.subscribe(state.on_events)
             app.state.api = state
             purger = asyncio.create_task(_purge_keys(state))
+            # changes made by other processes (the bot, other workers) reach this one's
+            # caches through the change feed; in the bot's process the bot follows it
+            follower = None if shared else await _follow_changes(svc, db)
             # the bot sends webhooks itself when the API runs inside it
             sender = None if shared else sender_for(svc, db)
             if sender is not None:
@@ -91,6 +96,8 @@ def create_app(
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+                if follower is not None:
+                    await follower()
                 if sender is not None:
                     await sender.stop()
                 svc.core.listeners.remove(state.on_events)
@@ -117,6 +124,40 @@ def create_app(
 
         app.include_router(build_router(_default_guild, include_in_schema=False))
     return app
+
+
+FEED_EVERY = 1.0
+
+
+async def _follow_changes(
+    service: BadgeService, database: Database
+) -> Callable[[], Awaitable[None]]:
+    """Follow the change feed: every second, and at once when PostgreSQL says a change was
+    committed. Returns the function that stops following."""
+    feed = ChangeFeed(service.core)
+    await feed.start()
+    wake = asyncio.Event()
+    stop_listening = await notifications.listen(database, wake.set)
+
+    async def follow() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), FEED_EVERY)
+            wake.clear()
+            try:
+                await feed.drain()
+            except Exception:  # a database hiccup: the next round tries again
+                log.exception("following the change feed failed")
+
+    task = asyncio.create_task(follow(), name="badgebot-api-feed")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await stop_listening()
+
+    return stop
 
 
 async def _purge_keys(state: ApiState) -> None:

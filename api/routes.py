@@ -178,10 +178,17 @@ def build_router(
     ) -> Response:
         """All badges of the server, in creation order, with their holder counts."""
         await ctx.readable()
+        pages, key = ctx.state.pages, (is_active, cursor or None, limit)
+        cached = pages.get(ctx.guild_id, key)
+        if cached is not None:
+            return Response(cached, media_type="application/json")
+        version = pages.version(ctx.guild_id)
         page = await ctx.state.service.catalog.list_after(
             ctx.guild_id, active=is_active, key=decode("badges", cursor), limit=limit
         )
-        return _page("badges", [present.badge(b) for b in page.items], "badges", page)
+        answer = _page("badges", [present.badge(b) for b in page.items], "badges", page)
+        pages.put(ctx.guild_id, key, version, bytes(answer.body))
+        return answer
 
     @router.get(
         "/badges/slug/{slug}",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from api.auth import TokenBuckets
+from api.cache import PageCache
 from badges.model import AuditEvent, EventKind
 from badges.service import BadgeService
 from bot.config import Settings
@@ -27,6 +28,7 @@ class ApiState:
     buckets: TokenBuckets
     idempotency: IdempotencyStore
     clock: Callable[[], datetime]
+    pages: PageCache = field(default_factory=PageCache)
     _public: dict[int, tuple[bool, float]] = field(default_factory=dict)
 
     async def public_reads(self, guild_id: int) -> bool:
@@ -39,6 +41,9 @@ class ApiState:
         return public
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
+        """Changes committed here or (through the change feed) elsewhere."""
+        for guild_id in {e.guild_id for e in events}:
+            self.pages.drop(guild_id)
         for e in events:
             if e.kind is EventKind.CONFIG_CHANGED:
                 self._public.pop(e.guild_id, None)
