@@ -142,7 +142,10 @@ async def _follow_changes(
     async def follow() -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), FEED_EVERY)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that
+                # arrives with the event, and stop() would wait forever
+                async with asyncio.timeout(FEED_EVERY):
+                    await wake.wait()
             wake.clear()
             try:
                 await feed.drain()

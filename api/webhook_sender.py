@@ -121,7 +121,10 @@ class WebhookSender:
             if sent == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that
+                    # arrives with the event, and stop() would wait forever
+                    async with asyncio.timeout(IDLE):
+                        await self._wake.wait()
 
     async def round(self) -> int:
         """Send what is due now; returns how many deliveries were tried."""

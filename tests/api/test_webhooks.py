@@ -3,6 +3,7 @@ local receiver, retries with backoff, a receiver that is down, and giving up aft
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -252,3 +253,14 @@ async def test_removing_a_webhook_drops_what_it_had_to_receive(
     await local_service.webhooks.remove(ADMIN, GUILD, issued.webhook.id)
     assert await WebhookOutbox(database).states() == []
     assert await local_service.webhooks.list(ADMIN, GUILD) == []
+
+
+async def test_stop_returns_even_when_woken_as_it_is_cancelled(
+    database: Database, clock: Clock
+) -> None:
+    for _ in range(20):
+        sender = WebhookSender(WebhookOutbox(database), clock, policy=LOCAL)
+        sender.start()
+        await asyncio.sleep(0)
+        sender.kick()
+        await asyncio.wait_for(sender.stop(), timeout=5)
