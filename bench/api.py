@@ -939,6 +939,10 @@ async def _profile(args: argparse.Namespace) -> dict[str, Any]:
             profiler.disable()
             profiled = time.perf_counter() - started
             expect(r.status_code == ok, r.text)
+            # let the webhook sender finish the round the last award woke: stopping it in
+            # the same instant can hang the lifespan's exit on Python 3.11 (asyncio.wait_for
+            # swallows a cancel that races with the event it waits for)
+            await asyncio.sleep(1.5)
     stats = pstats.Stats(profiler)
     by_cat = self_time_by_category(stats)
     return {
