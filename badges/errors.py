@@ -205,3 +205,25 @@ class TokenNameTaken(BadgeError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"An API token named '{clip(name)}' already exists in this server.")
+
+
+class AlreadyGiven(BadgeError):
+    """The giver gave this badge to this member before (each giver once per recipient)."""
+
+    code = "already_given"
+    status = 409
+
+
+class QuotaReached(BadgeError):
+    """The giver used up the badge's daily allowance."""
+
+    code = "quota_reached"
+    status = 409
+
+
+class RuleNotFound(BadgeError):
+    code = "rule_not_found"
+    status = 404
+
+    def __init__(self, message: str = "Rule not found") -> None:
+        super().__init__(message)

@@ -62,6 +62,10 @@ class MemberBadge:
 
     badge: Badge
     award: Award
+    gifts: int = 0
+    """How many members gave it (badges members give each other); 0 for other awards."""
+    latest_giver: str | None = None
+    latest_reason: str | None = None
 
 
 class EventKind(StrEnum):
@@ -77,6 +81,10 @@ class EventKind(StrEnum):
     ROLE_SYNC_FAILED = "role_sync_failed"
     API_TOKEN_CREATED = "api_token_created"
     API_TOKEN_REVOKED = "api_token_revoked"
+    GIFTED = "gifted"
+    """A member gave a badge the recipient already held (one more giver)."""
+    RULES_CHANGED = "rules_changed"
+    POLICY_CHANGED = "policy_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class Actor:
     display_name: str
     level: Level
     manages_roles: bool = False
+    role_ids: frozenset[int] = frozenset()
+    """The actor's Discord roles, where known (a badge's policy may name one)."""
 
     @property
     def may_manage_roles(self) -> bool:
@@ -58,6 +60,7 @@ class Operation(Enum):
     GATE_CHANNEL = (Level.ADMIN, "change who sees a channel", True)
     SYNC_ROLES = (Level.MODERATOR, "sync badge roles with the server", False)
     DIAGNOSE = (Level.MODERATOR, "check how badge roles work here", False)
+    MANAGE_RULES = (Level.ADMIN, "change how badges are earned and given", False)
     MANAGE_TOKENS = (Level.ADMIN, "manage API tokens", False)
     ISSUE_ADMIN_TOKEN = (Level.SUPER_ADMIN, "make an API token with the Admin level", False)
 

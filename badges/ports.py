@@ -10,6 +10,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from badges.activity import ActivityCount
+from badges.automation import AwardPolicy, Gift, GiftSummary, MemberRecord, Rule, RuleDraft, Weights
 from badges.model import (
     ApiToken,
     AuditEvent,
@@ -45,6 +47,10 @@ class BadgeRepository(Protocol):
 
     async def names(self, guild_id: int) -> list[tuple[str, str]]:
         """(name, slug) of every badge of the guild, for suggestions and autocomplete."""
+        ...
+
+    async def id_names(self, guild_id: int) -> list[tuple[str, str]]:
+        """(name, id) of every badge of the guild."""
         ...
 
     async def save(self, badge: Badge) -> None:
@@ -119,6 +125,112 @@ class AwardRepository(Protocol):
 
     async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]: ...
     async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]: ...
+    async def holder_ids_by(self, guild_id: int, badge_id: str, awarded_by_id: int) -> set[int]:
+        """Holders whose award was made by ``awarded_by_id`` (automatic awards)."""
+        ...
+
+    async def holding(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
+        """Those of ``user_ids`` who hold the badge."""
+        ...
+
+    async def remove_many(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
+        """Delete the awards of those members; return the ids that held it."""
+        ...
+
+
+class ActivityRepository(Protocol):
+    """Counts per member, channel and day, and what the bot saw of members."""
+
+    async def add(self, counts: Sequence[ActivityCount]) -> None:
+        """Add the counts to those stored (one statement per chunk, not one per row)."""
+        ...
+
+    async def remember(self, records: Sequence[MemberRecord]) -> None: ...
+    async def totals(
+        self,
+        guild_id: int,
+        weights: Weights,
+        *,
+        since_day: int | None,
+        excluded: frozenset[int],
+        paced: bool,
+        user_ids: Sequence[int] | None = None,
+        at_least: float | None = None,
+    ) -> dict[int, float]:
+        """Weighted activity per member since ``since_day`` (None: all of it), without the
+        excluded channels; only ``user_ids`` if given, only totals >= ``at_least`` if given."""
+        ...
+
+    async def top(
+        self,
+        guild_id: int,
+        weights: Weights,
+        *,
+        since_day: int | None,
+        excluded: frozenset[int],
+        paced: bool,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """The most active members, highest first (ties: the earlier id first)."""
+        ...
+
+    async def ahead_of(
+        self,
+        guild_id: int,
+        weights: Weights,
+        *,
+        since_day: int | None,
+        excluded: frozenset[int],
+        paced: bool,
+        score: float,
+    ) -> int:
+        """How many members have more than ``score``."""
+        ...
+
+    async def records(
+        self, guild_id: int, user_ids: Sequence[int] | None = None
+    ) -> dict[int, MemberRecord]: ...
+    async def active_members(self, guild_id: int) -> set[int]:
+        """Every member with counted activity or a record."""
+        ...
+
+    async def roll_up(self, before_day: int) -> int:
+        """Sum counts older than ``before_day`` into one row per member and channel; return
+        how many rows were folded."""
+        ...
+
+
+class RuleRepository(Protocol):
+    async def add(
+        self, guild_id: int, badge_id: str, draft: RuleDraft, by: int, at: datetime
+    ) -> Rule: ...
+    async def of_badge(self, guild_id: int, badge_id: str) -> list[Rule]: ...
+    async def of_guild(self, guild_id: int) -> list[Rule]: ...
+    async def remove(self, guild_id: int, rule_id: int) -> Rule | None: ...
+    async def guilds(self) -> list[int]:
+        """Guilds with at least one rule."""
+        ...
+
+
+class PolicyRepository(Protocol):
+    async def get(self, guild_id: int, badge_id: str) -> AwardPolicy: ...
+    async def of_guild(self, guild_id: int) -> dict[str, AwardPolicy]:
+        """Badges whose policy is not the default."""
+        ...
+
+    async def save(self, guild_id: int, policy: AwardPolicy) -> None: ...
+
+
+class GiftRepository(Protocol):
+    async def add(self, gift: Gift) -> bool:
+        """False (and no change) if this giver already gave the badge to this member."""
+        ...
+
+    async def given_since(self, badge_id: str, giver_id: int, since: datetime) -> int: ...
+    async def summary(
+        self, guild_id: int, user_id: int, badge_ids: Sequence[str]
+    ) -> dict[str, GiftSummary]: ...
+    async def remove_of(self, badge_id: str, recipient_ids: Sequence[int]) -> None: ...
 
 
 class RoleQueue(Protocol):
@@ -277,6 +389,10 @@ class UnitOfWork(Protocol):
     gates: GateRepository
     api_tokens: ApiTokenRepository
     webhooks: WebhookRepository
+    activity: ActivityRepository
+    rules: RuleRepository
+    policies: PolicyRepository
+    gifts: GiftRepository
 
     async def lock(self, key: int) -> None:
         """Serialise this transaction with others that lock the same key (a guild or channel

@@ -169,6 +169,10 @@ class SqlBadgeRepository:
         stmt = select(B.name, B.slug).where(B.guild_id == guild_id)
         return [(n, s) for n, s in (await self._s.execute(stmt)).all()]
 
+    async def id_names(self, guild_id: int) -> list[tuple[str, str]]:
+        stmt = select(B.name, B.id).where(B.guild_id == guild_id)
+        return [(n, i) for n, i in (await self._s.execute(stmt)).all()]
+
     async def save(self, badge: Badge) -> None:
         await self._write(
             badge,
@@ -293,6 +297,40 @@ class SqlAwardRepository:
             .returning(A.user_id)
         )
         return sorted((await self._s.scalars(stmt)).all())
+
+    async def remove_many(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
+        removed: set[int] = set()
+        ids = list(user_ids)
+        for start in range(0, len(ids), 500):
+            stmt = (
+                delete(AWARDS)
+                .where(
+                    A.guild_id == guild_id,
+                    A.badge_id == badge_id,
+                    A.user_id.in_(ids[start : start + 500]),
+                )
+                .returning(A.user_id)
+            )
+            removed.update((await self._s.scalars(stmt)).all())
+        return removed
+
+    async def holder_ids_by(self, guild_id: int, badge_id: str, awarded_by_id: int) -> set[int]:
+        stmt = select(A.user_id).where(
+            A.guild_id == guild_id, A.badge_id == badge_id, A.awarded_by_id == awarded_by_id
+        )
+        return set((await self._s.scalars(stmt)).all())
+
+    async def holding(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        ids = list(user_ids)
+        for start in range(0, len(ids), 500):
+            stmt = select(A.user_id).where(
+                A.guild_id == guild_id,
+                A.badge_id == badge_id,
+                A.user_id.in_(ids[start : start + 500]),
+            )
+            found.update((await self._s.scalars(stmt)).all())
+        return found
 
     async def holders(
         self, guild_id: int, badge_id: str, *, offset: int, limit: int

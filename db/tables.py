@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -277,6 +278,97 @@ class WebhookDeliveryRow(Base):
     created_at: Mapped[datetime]
 
 
+class ActivityCountRow(Base):
+    """Activity of one member in one channel on one day (days since 1970; day 0 holds the
+    rolled-up counts of days older than the longest window). Counts only, never content."""
+
+    __tablename__ = "activity_counts"
+    __table_args__ = (Index("ix_activity_counts_guild_day", "guild_id", "day", "user_id"),)
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    paced_messages: Mapped[int] = mapped_column(Integer, default=0)
+    reactions: Mapped[int] = mapped_column(Integer, default=0)
+    voice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MemberRecordRow(Base):
+    """When a member joined and since when they boost, as last seen in an event."""
+
+    __tablename__ = "member_records"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    joined_at: Mapped[datetime | None]
+    boosting_since: Mapped[datetime | None]
+
+
+class AwardRuleRow(Base):
+    """One rule of an automatic badge; a member qualifies when all rules of the badge hold."""
+
+    __tablename__ = "award_rules"
+    __table_args__ = (Index("ix_award_rules_guild", "guild_id", "badge_id"),)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    badge_id: Mapped[str] = mapped_column(ForeignKey("badges.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[int]
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    excluded_channel_ids: Mapped[list[int]] = mapped_column(JSON)
+    cooldown: Mapped[bool] = mapped_column(Boolean)
+    weight_messages: Mapped[float] = mapped_column(Float)
+    weight_reactions: Mapped[float] = mapped_column(Float)
+    weight_voice: Mapped[float] = mapped_column(Float)
+    required_badge_id: Mapped[str | None] = mapped_column(
+        ForeignKey("badges.id", ondelete="CASCADE")
+    )
+    replaces: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[int]
+    created_at: Mapped[datetime]
+
+
+class BadgePolicyRow(Base):
+    """Who may award a badge, and how its automatic rules take it back."""
+
+    __tablename__ = "badge_policies"
+    __table_args__ = (Index("ix_badge_policies_guild", "guild_id"),)
+
+    badge_id: Mapped[str] = mapped_column(
+        ForeignKey("badges.id", ondelete="CASCADE"), primary_key=True
+    )
+    guild_id: Mapped[int]
+    awarders: Mapped[str] = mapped_column(String(16))
+    role_id: Mapped[int | None]
+    per_day: Mapped[int | None] = mapped_column(Integer)
+    self_award: Mapped[bool] = mapped_column(Boolean)
+    auto_revoke: Mapped[bool] = mapped_column(Boolean)
+    rotation_hours: Mapped[int] = mapped_column(Integer)
+    rotated_at: Mapped[datetime | None]
+
+
+class GiftRow(Base):
+    """A member giving a badge to another; one per giver and recipient."""
+
+    __tablename__ = "gifts"
+    __table_args__ = (
+        UniqueConstraint("badge_id", "recipient_id", "giver_id"),
+        Index("ix_gifts_giver", "badge_id", "giver_id", "given_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    badge_id: Mapped[str] = mapped_column(ForeignKey("badges.id", ondelete="CASCADE"))
+    giver_id: Mapped[int]
+    giver_name: Mapped[str] = mapped_column(String(100))
+    recipient_id: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(String(500))
+    given_at: Mapped[datetime]
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -293,3 +385,8 @@ API_TOKENS = _table(ApiTokenRow)
 IDEMPOTENCY_KEYS = _table(IdempotencyKeyRow)
 WEBHOOKS = _table(WebhookRow)
 WEBHOOK_DELIVERIES = _table(WebhookDeliveryRow)
+ACTIVITY_COUNTS = _table(ActivityCountRow)
+MEMBER_RECORDS = _table(MemberRecordRow)
+AWARD_RULES = _table(AwardRuleRow)
+BADGE_POLICIES = _table(BadgePolicyRow)
+GIFTS = _table(GiftRow)

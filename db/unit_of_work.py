@@ -10,16 +10,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from badges.ports import (
+    ActivityRepository,
     ApiTokenRepository,
     AuditLog,
     AwardRepository,
     BadgeRepository,
     GateRepository,
+    GiftRepository,
+    PolicyRepository,
     RoleQueue,
+    RuleRepository,
     SettingsRepository,
     WebhookRepository,
 )
+from db.activity import SqlActivityRepository
 from db.api_tokens import SqlApiTokenRepository
+from db.automation import SqlGiftRepository, SqlPolicyRepository, SqlRuleRepository
 from db.gates import SqlGateRepository
 from db.repositories import (
     SqlAuditLog,
@@ -44,6 +50,10 @@ class SqlUnitOfWork:
     gates: GateRepository
     api_tokens: ApiTokenRepository
     webhooks: WebhookRepository
+    activity: ActivityRepository
+    rules: RuleRepository
+    policies: PolicyRepository
+    gifts: GiftRepository
 
     def __init__(
         self,
@@ -79,6 +89,10 @@ class SqlUnitOfWork:
         self.gates = SqlGateRepository(session)
         self.api_tokens = SqlApiTokenRepository(session)
         self.webhooks = SqlWebhookRepository(session, self._dialect)
+        self.activity = SqlActivityRepository(session, self._dialect)
+        self.rules = SqlRuleRepository(session)
+        self.policies = SqlPolicyRepository(session, self._dialect)
+        self.gifts = SqlGiftRepository(session, self._dialect)
         return self
 
     async def __aexit__(

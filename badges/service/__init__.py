@@ -15,6 +15,8 @@ events go to subscribers (log channel, caches, role sync).
     service.queue     the role-sync queue, as the worker sees it
     service.tokens    REST API tokens: made, listed, revoked, checked
     service.webhooks  URLs that receive the guild's changes
+    service.rules     automatic badges (rules, evaluation, progress) and who may give a badge
+    service.activity  activity counts written in batches, and the leaderboard
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from badges.ports import Directory, UnitOfWorkFactory
+from badges.service.activity import Activity
 from badges.service.api_tokens import ApiTokens
+from badges.service.automation import Automation
 from badges.service.awards import BULK_MAX, Awards
 from badges.service.catalog import UNSET, Catalog
 from badges.service.config import GuildConfig
@@ -61,6 +65,8 @@ class BadgeService:
         self.queue = SyncQueue(self.core, self.roles)
         self.tokens = ApiTokens(self.core)
         self.webhooks = Webhooks(self.core)
+        self.rules = Automation(self.core, self.awards)
+        self.activity = Activity(self.core)
 
     def use_directory(self, directory: Directory) -> None:
         """Tell the service what Discord knows (the bot sets it once it is built)."""

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from badges import validation
+from badges.automation import AUTOMATIC_ID, AUTOMATIC_NAME, Awarders, AwardPolicy, Gift
 from badges.errors import (
     AlreadyAwarded,
+    AlreadyGiven,
     BadgeInactive,
     BadgeNotFound,
+    Forbidden,
     InvalidInput,
     NotAMember,
     NotAwarded,
+    QuotaReached,
     clip,
 )
 from badges.model import (
     AuditEvent,
     Award,
+    Badge,
     BulkAwardResult,
     EventKind,
     MemberBadge,
@@ -27,14 +32,37 @@ from badges.model import (
     RoleAction,
     Slice,
 )
-from badges.permissions import Actor, Operation, authorize
+from badges.permissions import Actor, Level, Operation, authorize
+from badges.ports import UnitOfWork
 from badges.role_rules import MemberFacts
-from badges.service.core import ServiceCore, keyset, page_bounds, walk_bounds
+from badges.service.core import ServiceCore, Tx, keyset, page_bounds, walk_bounds
 from badges.service.role_links import RoleLinks
 
 BULK_MAX = 10_000
 NOT_A_MEMBER = "not a member of this server"
 A_BOT = "a bot (bots cannot hold badges)"
+AUTOMATIC = Actor(AUTOMATIC_ID, AUTOMATIC_NAME, Level.ADMIN)
+"""Who makes awards from a badge's rules. Rules are set by admins, so it acts as one."""
+
+
+def may_give(actor: Actor, policy: AwardPolicy, user_id: int) -> bool:
+    """Whether ``actor`` may award the badge under ``policy``; raise Forbidden if not.
+    Returns True when the award is a gift (counted per giver: quota, once per recipient)."""
+    members_badge = policy.awarders is Awarders.MEMBERS
+    if actor.level >= Level.MODERATOR:
+        if members_badge and actor.user_id == user_id:
+            raise Forbidden("Nobody can give this badge to themselves.", required=Level.MEMBER)
+        return members_badge
+    if policy.awarders is Awarders.MODERATORS:
+        authorize(actor, Operation.AWARD)
+    if policy.awarders is Awarders.ROLE and policy.role_id not in actor.role_ids:
+        raise Forbidden(
+            "Only moderators and members with this badge's awarder role can award it.",
+            required=Level.MODERATOR,
+        )
+    if actor.user_id == user_id and not policy.self_award:
+        raise Forbidden("You cannot give this badge to yourself.", required=Level.MODERATOR)
+    return True
 
 
 class Awards:
@@ -54,9 +82,17 @@ class Awards:
         *,
         reason: str | None = None,
     ) -> MemberBadge:
-        authorize(actor, Operation.AWARD)
+        """Award the badge. Moderators may award any badge; members only those whose policy
+        lets them (``service.rules.set_policy``), within its limits. A badge members give
+        each other is a gift: each giver once per recipient, and it may have many givers."""
         validation.snowflake("member", user_id)
         clean_reason = validation.reason(reason)
+        if actor.level < Level.MODERATOR:
+            async with self._core.read() as uow:  # refuse before asking Discord anything
+                badge = await uow.badges.get(guild_id, badge_id)
+                if badge is None:
+                    raise BadgeNotFound()
+                may_give(actor, await uow.policies.get(guild_id, badge.id), user_id)
         members = await self._members(guild_id, [user_id])
         if members is not None:
             if user_id not in members:
@@ -67,9 +103,32 @@ class Awards:
             badge = await tx.badge(guild_id, badge_id)
             if not badge.is_active:
                 raise BadgeInactive(f"Cannot award inactive badge '{clip(badge.name)}'.")
+            policy = await tx.uow.policies.get(guild_id, badge.id)
+            gift = may_give(actor, policy, user_id)
             await self._roles.check_award(actor, badge, [user_id])
+            members_badge = gift and policy.awarders is Awarders.MEMBERS
+            if members_badge:
+                await self._give(tx, actor, badge, policy, user_id, clean_reason)
             award = self._core.new_award(actor, badge, user_id, clean_reason)
-            if not await tx.uow.awards.add(award):
+            added = await tx.uow.awards.add(award)
+            if gift and not members_badge and added:
+                await self._give(tx, actor, badge, policy, user_id, clean_reason)
+            if not added:
+                if members_badge:  # one more giver
+                    tx.record(
+                        self._core.event(
+                            actor, EventKind.GIFTED, badge, user_id=user_id, reason=clean_reason
+                        )
+                    )
+                    summary = await tx.uow.gifts.summary(guild_id, user_id, [badge.id])
+                    held = summary[badge.id]
+                    return MemberBadge(
+                        badge=badge,
+                        award=award,
+                        gifts=held.count,
+                        latest_giver=actor.display_name,
+                        latest_reason=clean_reason,
+                    )
                 raise AlreadyAwarded(f"User already has this badge ('{clip(badge.name)}').")
             count = await tx.uow.badges.adjust_count(badge.id, 1)
             await tx.queue_role(badge, RoleAction.ADD, [user_id], clean_reason)
@@ -78,7 +137,93 @@ class Awards:
                     actor, EventKind.AWARDED, badge, user_id=user_id, reason=clean_reason
                 )
             )
-        return MemberBadge(badge=replace(badge, awarded_count=count), award=award)
+        return MemberBadge(
+            badge=replace(badge, awarded_count=count),
+            award=award,
+            gifts=1 if members_badge else 0,
+            latest_giver=actor.display_name if gift else None,
+            latest_reason=clean_reason if gift else None,
+        )
+
+    async def _give(
+        self,
+        tx: Tx,
+        actor: Actor,
+        badge: Badge,
+        policy: AwardPolicy,
+        user_id: int,
+        reason: str | None,
+    ) -> None:
+        """Record the gift, within the giver's daily allowance; the badge's row is locked, so
+        two gifts at once by one giver are counted one after the other."""
+        now = self._core.clock()
+        if policy.per_day is not None and actor.level < Level.MODERATOR:
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            if await tx.uow.gifts.given_since(badge.id, actor.user_id, midnight) >= policy.per_day:
+                raise QuotaReached(
+                    f"You can give '{clip(badge.name)}' {policy.per_day} "
+                    f"time{'s' if policy.per_day != 1 else ''} a day: try again after "
+                    "midnight UTC."
+                )
+        gift = Gift(
+            badge.guild_id, badge.id, actor.user_id, actor.display_name, user_id, reason, now
+        )
+        if not await tx.uow.gifts.add(gift):
+            raise AlreadyGiven(f"You already gave '{clip(badge.name)}' to this member.")
+
+    async def grant_automatic(
+        self, guild_id: int, badge_id: str, user_ids: Collection[int], reason: str
+    ) -> list[int]:
+        """Award the badge from its rules (by the bot, with the rules as the reason), to
+        those of ``user_ids`` who do not hold it; returns who received it."""
+        awarded: list[int] = []
+        ids = sorted(user_ids)
+        for start in range(0, len(ids), BULK_MAX):
+            async with self._core.write() as tx:
+                badge = await tx.badge(guild_id, badge_id)
+                if not badge.is_active:
+                    return awarded
+                await self._roles.check_award(AUTOMATIC, badge, [])
+                chunk = ids[start : start + BULK_MAX]
+                awards = [self._core.new_award(AUTOMATIC, badge, uid, reason) for uid in chunk]
+                inserted = await tx.uow.awards.add_many(awards)
+                done = [uid for uid in chunk if uid in inserted]
+                if done:
+                    await tx.uow.badges.adjust_count(badge.id, len(done))
+                    await tx.queue_role(badge, RoleAction.ADD, done, reason)
+                    tx.record_all(
+                        self._core.event(
+                            AUTOMATIC, EventKind.AWARDED, badge, user_id=uid, reason=reason
+                        )
+                        for uid in done
+                    )
+                awarded.extend(done)
+        return awarded
+
+    async def withdraw_automatic(
+        self, guild_id: int, badge_id: str, user_ids: Collection[int], reason: str
+    ) -> list[int]:
+        """Take the badge back from those of ``user_ids`` who hold it (auto-revoke, or a
+        higher badge of a chain replacing it); returns who lost it."""
+        revoked: list[int] = []
+        ids = sorted(user_ids)
+        for start in range(0, len(ids), BULK_MAX):
+            async with self._core.write() as tx:
+                badge = await tx.badge(guild_id, badge_id)
+                chunk = ids[start : start + BULK_MAX]
+                removed = sorted(await tx.uow.awards.remove_many(guild_id, badge.id, chunk))
+                if removed:
+                    await tx.uow.gifts.remove_of(badge.id, removed)
+                    await tx.uow.badges.adjust_count(badge.id, -len(removed))
+                    await tx.queue_role(badge, RoleAction.REMOVE, removed, reason)
+                    tx.record_all(
+                        self._core.event(
+                            AUTOMATIC, EventKind.REVOKED, badge, user_id=uid, reason=reason
+                        )
+                        for uid in removed
+                    )
+                revoked.extend(removed)
+        return revoked
 
     async def revoke(
         self,
@@ -98,6 +243,7 @@ class Awards:
             award = await tx.uow.awards.remove(guild_id, badge.id, user_id)
             if award is None:
                 raise NotAwarded(f"User does not have this badge ('{clip(badge.name)}').")
+            await tx.uow.gifts.remove_of(badge.id, [user_id])
             count = await tx.uow.badges.adjust_count(badge.id, -1)
             await tx.queue_role(badge, RoleAction.REMOVE, [user_id], clean_reason)
             tx.record(
@@ -188,7 +334,9 @@ class Awards:
     ) -> Page[MemberBadge]:
         offset, limit = page_bounds(offset, limit)
         async with self._core.read() as uow:
-            return await uow.awards.of_member(guild_id, user_id, offset=offset, limit=limit)
+            page = await uow.awards.of_member(guild_id, user_id, offset=offset, limit=limit)
+            items = await _with_gifts(uow, guild_id, user_id, page.items)
+        return Page(items=items, total=page.total, offset=page.offset, limit=page.limit)
 
     async def history(
         self, actor: Actor, guild_id: int, user_id: int, *, offset: int = 0, limit: int = 25
@@ -226,7 +374,7 @@ class Awards:
         after = keyset(key, (datetime, str))
         async with self._core.read() as uow:
             rows = await uow.awards.of_member_after(guild_id, user_id, key=after, limit=limit + 1)
-        items = rows[:limit]
+            items = await _with_gifts(uow, guild_id, user_id, rows[:limit])
         more = len(rows) > limit
         return Slice(items, (items[-1].award.awarded_at, items[-1].badge.id) if more else None)
 
@@ -252,3 +400,24 @@ class Awards:
             )
         items = rows[:limit]
         return Slice(items, (items[-1].id,) if len(rows) > limit else None)
+
+
+async def _with_gifts(
+    uow: UnitOfWork, guild_id: int, user_id: int, items: Sequence[MemberBadge]
+) -> list[MemberBadge]:
+    """The member's badges with who gave them (badges members give each other)."""
+    gifts = await uow.gifts.summary(guild_id, user_id, [i.badge.id for i in items])
+    if not gifts:
+        return list(items)
+    out = []
+    for item in items:
+        held = gifts.get(item.badge.id)
+        if held is not None:
+            item = replace(
+                item,
+                gifts=held.count,
+                latest_giver=held.latest.giver_name,
+                latest_reason=held.latest.reason,
+            )
+        out.append(item)
+    return out
