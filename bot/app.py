@@ -15,8 +15,9 @@ from api.webhook_sender import sender_for
 from badges.change_feed import ChangeFeed
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
+from bot.activity import ActivityCounter
 from bot.api_server import EmbeddedApi
-from bot.caches import BadgeCatalog, GateCache, SettingsCache
+from bot.caches import BadgeCatalog, GateCache, PolicyCache, SettingsCache
 from bot.config import Settings
 from bot.directory import DiscordDirectory
 from bot.levels import level_of
@@ -42,6 +43,9 @@ EXTENSIONS = (
     "cogs.webhooks",
     "cogs.member_badges",
     "cogs.role_events",
+    "cogs.automation",
+    "cogs.giving",
+    "cogs.activity",
 )
 
 
@@ -71,6 +75,8 @@ class BadgeBot(commands.Bot):
         self.catalog = BadgeCatalog(self.service)
         self.guild_settings = SettingsCache(self.service)
         self.gate_cache = GateCache(self.service)
+        self.policy_cache = PolicyCache(self.service)
+        self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
         self.log_channel = LogChannelPoster(self, self.guild_settings)
         self.role_sync = RoleSyncWorker(self)
         self.changes = ChangeFeed(self.service.core)
@@ -85,6 +91,7 @@ class BadgeBot(commands.Bot):
             self.catalog.on_events,
             self.guild_settings.on_events,
             self.gate_cache.on_events,
+            self.policy_cache.on_events,
             self.log_channel.on_events,
         ):
             self.service.subscribe(listener)
@@ -188,6 +195,7 @@ class BadgeBot(commands.Bot):
             member.display_name,
             level_of(member, config),
             manages_roles=perms.manage_roles or perms.administrator,
+            role_ids=frozenset(role.id for role in member.roles),
         )
         if operation is not None:
             authorize(actor, operation)

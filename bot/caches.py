@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from badges.automation import AwardPolicy
 from badges.model import AuditEvent, EventKind, Gate, GuildSettings
 from badges.service import BadgeService
 
@@ -111,4 +112,16 @@ class GateCache(GuildCache[list[Gate]]):
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         for guild_id in {e.guild_id for e in events if e.kind in _GATE_KINDS}:
+            self.drop(guild_id)
+
+
+class PolicyCache(GuildCache[dict[str, AwardPolicy]]):
+    """Badges members may give (their policy by slug), for the award autocomplete."""
+
+    def __init__(self, service: BadgeService, *, ttl: float = _TTL) -> None:
+        super().__init__(service.rules.givable, ttl=ttl)
+
+    async def on_events(self, events: Sequence[AuditEvent]) -> None:
+        kinds = {EventKind.POLICY_CHANGED} | _BADGE_KINDS
+        for guild_id in {e.guild_id for e in events if e.kind in kinds}:
             self.drop(guild_id)

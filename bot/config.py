@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Requests an API token may make at once before waiting."
     )
 
+    activity_flush_seconds: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300,
+        description="Activity counts are written this often; a crash loses at most this much.",
+    )
+    evaluation_minutes: float = Field(
+        default=60.0,
+        ge=1,
+        description="How often every automatic badge is evaluated for every member.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -57,7 +57,9 @@ class AwardCommands(BadgeSubcommands):
 
         await send_pages(interaction, render, ephemeral=True)
 
-    @app_commands.command(name="award", description="Award a badge to a member (moderators)")
+    @app_commands.command(
+        name="award", description="Award a badge to a member (moderators, or as a badge allows)"
+    )
     @app_commands.describe(
         badge="The badge", member="Who receives it", reason="Why (shown to everyone)"
     )
@@ -68,7 +70,8 @@ class AwardCommands(BadgeSubcommands):
         member: discord.Member,
         reason: Reason | None = None,
     ) -> None:
-        actor = await self.bot.actor(interaction, Operation.AWARD)
+        # no level check here: a badge's policy may let members give it (the service decides)
+        actor = await self.bot.actor(interaction)
         self.bot.directory.remember(member)  # resolved by Discord: no lookup needed
         result = await within_budget(
             interaction,
@@ -77,7 +80,12 @@ class AwardCommands(BadgeSubcommands):
             ),
             ephemeral=False,
         )
-        await send(interaction, embed=embeds.awarded(result.badge, member, result.award))
+        embed = (
+            embeds.given(result.badge, member, result)
+            if result.latest_giver
+            else embeds.awarded(result.badge, member, result.award)
+        )
+        await send(interaction, embed=embed)
 
     @app_commands.command(name="revoke", description="Take a badge back from a member (moderators)")
     @app_commands.describe(badge="The badge", member="Who loses it", reason="Why")

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import discord
 from discord import app_commands
 
+from badges.automation import Awarders
 from badges.errors import BadgeError
 from badges.model import Badge
-from badges.permissions import Actor, Operation
+from badges.permissions import Actor, Level, Operation
 from bot.ui.replies import UserFacingError
 from bot.ui.text import cut, inert
 
@@ -37,11 +38,39 @@ class BadgeTransformer(app_commands.Transformer):
         if interaction.guild_id is None:
             return []
         bot = cast("BadgeBot", interaction.client)
+        command = interaction.command
+        if command is not None and command.qualified_name == "badge award":
+            # members see only the badges they may give (the service checks it again)
+            actor = await bot.actor(interaction)
+            if actor.level < Level.MODERATOR:
+                givable = await givable_badges(bot, actor, interaction.guild_id)
+                allowed = {slug for _, slug in givable}
+                entries = await bot.catalog.suggest(interaction.guild_id, value, limit=10_000)
+                return [
+                    app_commands.Choice(name=e.name, value=e.slug)
+                    for e in entries
+                    if e.slug in allowed
+                ][:25]
         entries = await bot.catalog.suggest(interaction.guild_id, value)
         return [app_commands.Choice(name=e.name, value=e.slug) for e in entries]
 
 
 BadgeArg = app_commands.Transform[Badge, BadgeTransformer]
+
+
+async def givable_badges(bot: BadgeBot, actor: Actor, guild_id: int) -> list[tuple[str, str]]:
+    """(name, slug) of the badges ``actor`` may award, from memory (a hint: the service
+    decides)."""
+    entries = await bot.catalog.entries(guild_id)
+    if actor.level >= Level.MODERATOR:
+        return [(e.name, e.slug) for e in entries]
+    policies = await bot.policy_cache.get(guild_id)
+    return [
+        (e.name, e.slug)
+        for e in entries
+        if (policy := policies.get(e.slug)) is not None
+        and (policy.awarders is Awarders.MEMBERS or policy.role_id in actor.role_ids)
+    ]
 
 
 def cleared(value: str | None) -> str | None:

@@ -145,6 +145,19 @@ class Automation:
         async with self._core.read() as uow:
             return await uow.policies.of_guild(guild_id)
 
+    async def givable(self, guild_id: int) -> dict[str, AwardPolicy]:
+        """Active badges members (some or all) may give, by slug, with their policy."""
+        async with self._core.read() as uow:
+            policies = await uow.policies.of_guild(guild_id)
+            found: dict[str, AwardPolicy] = {}
+            for badge_id, policy in policies.items():
+                if policy.awarders is Awarders.MODERATORS:
+                    continue
+                badge = await uow.badges.get(guild_id, badge_id)
+                if badge is not None and badge.is_active:
+                    found[badge.slug] = policy
+            return found
+
     async def set_policy(
         self,
         actor: Actor,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import discord
 from discord.utils import format_dt
 
+from badges.automation import AUTOMATIC_ID
 from badges.model import AuditEvent, Award, Badge, EventKind, GuildSettings, MemberBadge
 from bot.ui.text import cut, inert
 
@@ -127,8 +128,16 @@ def member_badges(
     for item in items:
         award = item.award
         value = f"{format_dt(award.awarded_at, 'D')} by {inert(award.awarded_by_name)}"
-        if award.reason:
-            value += f"\n> {inert(award.reason)}"
+        reason = award.reason
+        if item.gifts > 1 and item.latest_giver:
+            others = item.gifts - 1
+            value = (
+                f"{format_dt(award.awarded_at, 'D')} · given by {inert(item.latest_giver)} "
+                f"and {plural(others, 'other member')}"
+            )
+            reason = item.latest_reason
+        if reason:
+            value += f"\n> {inert(reason)}"
         embed.add_field(name=cut(label(item.badge), 256), value=cut(value, 1024), inline=False)
     page_footer(embed, page, pages, total, "badge")
     return embed
@@ -166,6 +175,21 @@ def awarded(badge: Badge, member: discord.abc.User, award: Award) -> discord.Emb
         colour=colour(badge),
     )
     embed.set_footer(text=f"Awarded by {award.awarded_by_name}")  # footers show no markdown
+    return _with_icon(embed, badge)
+
+
+def given(badge: Badge, member: discord.abc.User, result: MemberBadge) -> discord.Embed:
+    """A member gave a badge (a members' badge may have many givers)."""
+    giver = result.latest_giver or result.award.awarded_by_name
+    embed = discord.Embed(
+        title=cut(f"🎁 {who(member)} received {label(badge)}", 256),
+        description=inert(result.award.reason) if result.award.reason else None,
+        colour=colour(badge),
+    )
+    footer = f"Given by {giver}"
+    if result.gifts > 1:
+        footer += f" · {result.gifts} members have given it"
+    embed.set_footer(text=cut(footer, 2048))
     return _with_icon(embed, badge)
 
 
@@ -214,6 +238,9 @@ _LOG_TITLES = {
     EventKind.ROLE_SYNC_FAILED: "Role sync failed",
     EventKind.API_TOKEN_CREATED: "API token created",
     EventKind.API_TOKEN_REVOKED: "API token revoked",
+    EventKind.GIFTED: "Badge given",
+    EventKind.RULES_CHANGED: "Automatic rules changed",
+    EventKind.POLICY_CHANGED: "Who may award changed",
 }
 
 
@@ -241,7 +268,8 @@ def log_entry(event: AuditEvent) -> discord.Embed:
         embed.add_field(name="Member", value=f"<@{event.user_id}>")
     by = inert(event.actor_name)
     embed.add_field(
-        name="By", value=cut(f"<@{event.actor_id}> ({by})" if event.actor_id else by, 1024)
+        name="By",
+        value=cut(f"<@{event.actor_id}> ({by})" if event.actor_id > AUTOMATIC_ID else by, 1024),
     )
     if event.reason:
         embed.add_field(name="Reason", value=cut(inert(event.reason), 1024), inline=False)
@@ -261,6 +289,8 @@ def log_entry(event: AuditEvent) -> discord.Embed:
         EventKind.GATE_CHANGED,
         EventKind.API_TOKEN_CREATED,
         EventKind.API_TOKEN_REVOKED,
+        EventKind.RULES_CHANGED,
+        EventKind.POLICY_CHANGED,
     ) and (event.after or event.before):
         shown = event.after or event.before or {}
         lines = [f"{k}: {inert(_change(v))}" for k, v in shown.items()]

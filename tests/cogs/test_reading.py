@@ -204,8 +204,8 @@ async def test_badge_autocomplete(world: World, typed: str, expected: list[str])
 
 async def test_autocomplete_caps_at_25_and_sees_new_badges(world: World) -> None:
     await _seed(world, 30)
-    choices = await world.alice.autocomplete(world.general, "badge award", "badge", "b")
+    choices = await world.mod.autocomplete(world.general, "badge award", "badge", "b")
     assert len(choices) == 25
     await world.admin.slash(world.general, "badge create", name="Brand New")
-    choices = await world.alice.autocomplete(world.general, "badge award", "badge", "brand")
+    choices = await world.mod.autocomplete(world.general, "badge award", "badge", "brand")
     assert [c["name"] for c in choices] == ["Brand New"]

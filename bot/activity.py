@@ -1,0 +1,201 @@
+"""Activity counting in the bot: gateway events (non-privileged intents) become counts in
+memory, written every few seconds in one transaction, after which the members whose counts
+changed are evaluated against the automatic badges.
+
+Only counts are kept: who, where (channel id), when (day) and how many. No message content
+is read (the bot does not ask for that intent) or stored. Bots, webhooks and system
+messages do not count, nor reactions members give their own messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from badges.activity import ActivityTally, VoiceClock
+from badges.automation import MemberRecord
+from db import state
+
+if TYPE_CHECKING:
+    from bot.app import BadgeBot
+
+log = logging.getLogger(__name__)
+
+_RUNNING = "activity_counting:running"
+_COUNTED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
+
+
+class ActivityCounter:
+    """Counts activity per member, channel and day; flushes in batches."""
+
+    def __init__(self, bot: BadgeBot, *, flush_seconds: float) -> None:
+        self.bot = bot
+        self.flush_seconds = flush_seconds
+        self.clock: Callable[[], datetime] = bot.service.core.clock
+        self.tally = ActivityTally()
+        self.voice_clock = VoiceClock(self.tally)
+        self._touched: dict[int, set[int]] = {}
+        self.flushes = 0
+        self.rows_written = 0
+        self.last_flush_seconds = 0.0
+
+    # -- events ------------------------------------------------------------------------
+
+    def message(self, message: discord.Message) -> None:
+        guild = message.guild
+        author = message.author
+        if guild is None or author.bot or message.webhook_id is not None:
+            return
+        if message.type not in _COUNTED_TYPES:
+            return  # joins, pins, boosts and other system messages
+        now = self.clock()
+        self.tally.message(guild.id, author.id, message.channel.id, now)
+        if isinstance(author, discord.Member):
+            self.member(author)
+        self._touch(guild.id, author.id)
+
+    def reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        author_id = payload.message_author_id
+        if payload.guild_id is None or author_id is None or author_id == payload.user_id:
+            return
+        if payload.member is not None and payload.member.bot:
+            return
+        guild = self.bot.get_guild(payload.guild_id)
+        author = guild.get_member(author_id) if guild is not None else None
+        if (author is not None and author.bot) or author_id == getattr(self.bot.user, "id", 0):
+            return
+        self.tally.reaction(payload.guild_id, author_id, payload.channel_id, self.clock())
+        self._touch(payload.guild_id, author_id)
+
+    def voice(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        if member.bot:
+            return
+        now = self.clock()
+        counted = self._counted_channel(member.guild, after.channel)
+        if counted is None:
+            self.voice_clock.left(member.guild.id, member.id, now)
+        elif before.channel is None or before.channel.id != counted:
+            self.voice_clock.joined(member.guild.id, member.id, counted, now)
+        self.member(member)
+        self._touch(member.guild.id, member.id)
+
+    def member(self, member: discord.Member) -> None:
+        """Remember when the member joined and since when they boost."""
+        if member.bot:
+            return
+        self.tally.member(
+            MemberRecord(member.guild.id, member.id, member.joined_at, member.premium_since)
+        )
+
+    def seed_voice(self, guild: discord.Guild) -> None:
+        """Members already in voice when the bot (re)connects start counting from now."""
+        self.voice_clock.forget_guild(guild.id)
+        now = self.clock()
+        for channel in guild.voice_channels + guild.stage_channels:
+            if self._counted_channel(guild, channel) is None:
+                continue
+            for user_id in channel.voice_states:
+                member = guild.get_member(user_id)
+                if member is not None and not member.bot:
+                    self.voice_clock.joined(guild.id, user_id, channel.id, now)
+
+    @staticmethod
+    def _counted_channel(
+        guild: discord.Guild, channel: discord.abc.Connectable | None
+    ) -> int | None:
+        if channel is None or not isinstance(channel, discord.abc.GuildChannel):
+            return None
+        if guild.afk_channel is not None and channel.id == guild.afk_channel.id:
+            return None
+        return channel.id
+
+    def _touch(self, guild_id: int, user_id: int) -> None:
+        self._touched.setdefault(guild_id, set()).add(user_id)
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def flush(self, *, evaluate: bool = True) -> int:
+        """Write what was counted in one transaction, then evaluate the members whose counts
+        changed. On a database error the counts stay in memory for the next flush."""
+        started = time.perf_counter()
+        now = self.clock()
+        self.voice_clock.tick(now)
+        counts, members = self.tally.take(now)
+        touched, self._touched = self._touched, {}
+        if not counts and not members:
+            return 0
+        try:
+            await self.bot.service.activity.record(counts, members)
+        except Exception:
+            self.tally.restore(counts, members)
+            for guild_id, users in touched.items():
+                self._touched.setdefault(guild_id, set()).update(users)
+            log.exception("writing %d activity counts failed; kept for the next flush", len(counts))
+            return 0
+        self.flushes += 1
+        self.rows_written += len(counts) + len(members)
+        self.last_flush_seconds = time.perf_counter() - started
+        if evaluate:
+            await self.evaluate(touched)
+        return len(counts)
+
+    async def evaluate(self, touched: dict[int, set[int]]) -> None:
+        """Incremental evaluation of the members whose counts changed."""
+        guilds = set(await self.bot.service.rules.guilds())
+        for guild_id, users in touched.items():
+            if guild_id not in guilds:
+                continue
+            try:
+                await self.bot.service.rules.evaluate(guild_id, members=users)
+            except Exception:
+                log.exception("evaluating automatic badges in guild %s failed", guild_id)
+
+    async def full_pass(self) -> None:
+        """Every guild of this process with automatic badges: retroactive evaluation, top-N
+        rotation when due, and the roll-up of old daily counts."""
+        for guild_id in await self.bot.service.rules.guilds():
+            if self.bot.get_guild(guild_id) is None:
+                continue  # another process (shard) owns it, or the bot left
+            try:
+                report = await self.bot.service.rules.evaluate(guild_id)
+            except Exception:
+                log.exception("evaluating automatic badges in guild %s failed", guild_id)
+                continue
+            if report.awarded or report.revoked:
+                log.info(
+                    "automatic badges in guild %s: %d awarded, %d revoked",
+                    guild_id,
+                    report.awarded,
+                    report.revoked,
+                )
+        try:
+            await self.bot.service.activity.roll_up()
+        except Exception:
+            log.exception("rolling up old activity counts failed")
+
+    # -- start and stop ----------------------------------------------------------------
+
+    async def started(self) -> None:
+        """Say in the log if the last run stopped without writing its counts."""
+        if await state.get_value(self.bot.database, _RUNNING) == "yes":
+            log.warning(
+                "the last run stopped without a clean shutdown: activity counted in its last "
+                "%.0f seconds before it stopped was not written and is lost",
+                self.flush_seconds,
+            )
+        await state.set_value(self.bot.database, _RUNNING, "yes")
+
+    async def stopped(self) -> None:
+        """Write what is left (voice sessions are credited up to now)."""
+        try:
+            await self.flush(evaluate=False)
+            await state.set_value(self.bot.database, _RUNNING, "no")
+        except Exception:
+            log.exception("writing the last activity counts failed: they are lost")
