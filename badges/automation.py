@@ -42,10 +42,24 @@ class RuleKind(StrEnum):
     TOP_ACTIVE = "top_active"
 
     @property
+    def label(self) -> str:
+        """How people call it: "a 'top N most active' rule"."""
+        return _LABELS[self]
+
+    @property
     def counts_activity(self) -> bool:
         return self in ACTIVITY_KINDS or self is RuleKind.TOP_ACTIVE
 
 
+_LABELS = {
+    RuleKind.MESSAGES: "messages",
+    RuleKind.REACTIONS: "reactions received",
+    RuleKind.VOICE_MINUTES: "minutes in voice",
+    RuleKind.TENURE_DAYS: "days in the server",
+    RuleKind.BOOST_DAYS: "days boosting",
+    RuleKind.HOLDS_BADGE: "holds another badge",
+    RuleKind.TOP_ACTIVE: "top N most active",
+}
 ACTIVITY_KINDS = frozenset({RuleKind.MESSAGES, RuleKind.REACTIONS, RuleKind.VOICE_MINUTES})
 
 
@@ -198,15 +212,17 @@ def check_draft(draft: RuleDraft, badge_id: str) -> RuleDraft:
     kind = draft.kind
     low, high, unit = _threshold_range(kind)
     if not low <= draft.threshold <= high:
-        raise InvalidInput("threshold", f"The threshold of a {kind} rule is {unit} {low}-{high}.")
+        raise InvalidInput(
+            "threshold", f"The threshold of a '{kind.label}' rule is {unit} {low}-{high}."
+        )
     if draft.window_days is not None:
         if not kind.counts_activity:
-            raise InvalidInput("window_days", f"A {kind} rule has no window.")
+            raise InvalidInput("window_days", f"A '{kind.label}' rule has no window.")
         if not 1 <= draft.window_days <= MAX_WINDOW:
             raise InvalidInput("window_days", f"The window is 1-{MAX_WINDOW} days.")
     if draft.excluded_channel_ids:
         if not kind.counts_activity:
-            raise InvalidInput("excluded_channels", f"A {kind} rule counts no channels.")
+            raise InvalidInput("excluded_channels", f"A '{kind.label}' rule counts no channels.")
         if len(draft.excluded_channel_ids) > MAX_EXCLUDED:
             raise InvalidInput(
                 "excluded_channels", f"At most {MAX_EXCLUDED} channels can be excluded."

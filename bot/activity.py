@@ -60,7 +60,7 @@ class ActivityCounter:
         self._touch(guild.id, author.id)
 
     def reaction(self, payload: discord.RawReactionActionEvent) -> None:
-        author_id = payload.message_author_id
+        author_id = payload.message_author_id or self._cached_author(payload.message_id)
         if payload.guild_id is None or author_id is None or author_id == payload.user_id:
             return
         if payload.member is not None and payload.member.bot:
@@ -71,6 +71,13 @@ class ActivityCounter:
             return
         self.tally.reaction(payload.guild_id, author_id, payload.channel_id, self.clock())
         self._touch(payload.guild_id, author_id)
+
+    def _cached_author(self, message_id: int) -> int | None:
+        """Discord names the author in the event; older gateways may not: ask the cache."""
+        for message in reversed(self.bot.cached_messages):
+            if message.id == message_id:
+                return message.author.id
+        return None
 
     def voice(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState

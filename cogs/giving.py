@@ -69,6 +69,7 @@ async def give(
 class ReasonModal(discord.ui.Modal):
     reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
         label="Why (shown to everyone)",
+        custom_id="reason",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=500,
