@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from badges.activity import ActivityTally
 from bot.app import create_bot
 from bot.config import Settings
 from tests.cogs.conftest import World, embed_of, role_ids, text_of
@@ -300,3 +301,19 @@ async def test_a_crash_loses_only_unflushed_counts_and_says_so(
     assert "without a clean shutdown" in caplog.text
     board = await restarted.service.activity.leaderboard(w.guild.id)
     assert [(s.user_id, s.score) for s in board] == [(w.alice.id, 3.0)]
+
+
+async def test_the_periodic_pass_awards_what_other_processes_counted(world: World) -> None:
+    w = world
+    badge = await _badge(w, "Regular")
+    await w.admin.slash(w.general, "badge link-role", badge="Regular", role=w.helpers)
+    await w.admin.slash(w.general, "badge rule add", badge="Regular", kind="messages", threshold=5)
+    tally = ActivityTally()  # counted and written elsewhere: no event reached this process
+    for i in range(5):
+        tally.message(w.guild.id, w.bob.id, w.general.id, datetime.now(UTC) + timedelta(minutes=i))
+    await w.bot.service.activity.record(*tally.take(datetime.now(UTC)))
+    assert await _holders(w, badge) == set()
+    await w.bot.counter.full_pass()
+    await w.bot.role_sync.wait_idle()
+    assert await _holders(w, badge) == {w.bob.id}
+    assert w.helpers.id in await role_ids(w, w.bob)
