@@ -214,8 +214,12 @@ async def test_progress_is_private_and_has_bars(world: World) -> None:
     field = embed_of(res).fields[0]
     assert field.name == "Regular"
     assert "▰▰▰▱▱▱▱▱▱▱▱▱ 25% · 1 / 4" in (field.value or "")
-    none = await w.alice.slash(w.general, "badge progress", badge="Regular")
+    one = await w.alice.slash(w.general, "badge progress", badge="Regular")
+    assert embed_of(one).fields[0].name == "Regular"
+    await _badge(w, "By hand")
+    none = await w.alice.slash(w.general, "badge progress", badge="By hand")
     assert none.ephemeral
+    assert text_of(none) == "**By hand** is not earned automatically here."
 
 
 async def test_leaderboard_is_public_and_pings_nobody(world: World) -> None:

@@ -80,6 +80,13 @@ async def test_counts_add_up_across_batches_windows_and_channels(auto: BadgeServ
     assert ever[0].score == 10.0
 
 
+async def test_a_leaderboard_window_out_of_range_is_refused(auto: BadgeService) -> None:
+    for window in (0, 366):
+        with pytest.raises(InvalidInput) as refused:
+            await auto.activity.leaderboard(GUILD, window_days=window)
+        assert refused.value.field == "window"
+
+
 async def test_a_burst_counts_once_per_minute_for_rules_with_a_cooldown(
     auto: BadgeService,
 ) -> None:
