@@ -63,7 +63,9 @@ then type in the message box as in Discord, and pick options from the lists:
     /badge create     as {admin}: your own badge, with an emoji and a colour
     /badge info       "Trusted Helper": its role opens #helpers-lounge
     /badge holders, /badge history, /badge revoke, /badge edit, /badge doctor ...
-Try /badge award as {member} too: members may not award, and the bot says so.
+Try /badge award as {member} too: members may not award most badges, and the bot says so;
+but they give each other "Kudos" (/badge award, or Apps > Give badge on a member).
+Send 5 messages as {member}: "Chatterbox" awards itself (see /badge progress).
 
 {api_guide(api, world)}
 Badges are kept in {database} (start over with --fresh). Ctrl-C stops the sandbox.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import simcord
 
+from badges.automation import Awarders, RuleDraft, RuleKind
 from badges.errors import BadgeError
 from badges.permissions import Actor, Level
 from badges.service import BadgeService
@@ -116,12 +117,43 @@ async def seed_role_linked_badge(service: BadgeService, world: DemoWorld) -> Non
         return
 
 
+async def seed_earned_and_given(service: BadgeService, world: DemoWorld) -> None:
+    """ "Chatterbox" awards itself after 5 messages; "Kudos" is given by members to each
+    other (at most 3 a day each)."""
+    admin = _actor(world.admin, Level.ADMIN)
+    guild_id = world.guild.id
+    try:
+        chatterbox = await service.catalog.create(
+            admin,
+            guild_id,
+            name="Chatterbox",
+            icon="💬",
+            color="#5865F2",
+            description="Sent 5 messages: awarded automatically",
+        )
+        await service.rules.add(admin, guild_id, chatterbox.id, RuleDraft(RuleKind.MESSAGES, 5))
+        kudos = await service.catalog.create(
+            admin,
+            guild_id,
+            name="Kudos",
+            icon="🙌",
+            color="#FEE75C",
+            description="Given by members to each other",
+        )
+        await service.rules.set_policy(
+            admin, guild_id, kudos.id, awarders=Awarders.MEMBERS, per_day=3
+        )
+    except BadgeError:  # a visitor already made a badge with that name
+        return
+
+
 SeedStep = Callable[[BadgeService, DemoWorld], Awaitable[None]]
 
 SEED_STEPS: tuple[tuple[str, SeedStep], ...] = (
     ("demo-badges", seed_badges),
     ("demo-awards", seed_awards),
     ("role-linked-badge", seed_role_linked_badge),
+    ("earned-and-given", seed_earned_and_given),
 )
 """Steps in order, by a name that must never change (it is stored in the database)."""
 

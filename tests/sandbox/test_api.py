@@ -27,7 +27,15 @@ from tests.sandbox.helpers import (
 
 pytestmark = needs(sandbox_extra_problem())
 
-DEMO_BADGES = {"Newcomer", "Bug Hunter", "Artist", "Event Winner", "Trusted Helper"}
+DEMO_BADGES = {
+    "Newcomer",
+    "Bug Hunter",
+    "Artist",
+    "Event Winner",
+    "Trusted Helper",
+    "Chatterbox",
+    "Kudos",
+}
 HELPERS_COLOR = 0x2ECC71  # the Helpers role's colour: names of its members show in it
 ROLE_TIMEOUT = 10.0
 

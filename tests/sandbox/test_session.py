@@ -108,3 +108,18 @@ async def test_a_database_made_for_other_ids_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match=r"other simulated ids \(member:bob\).*--fresh"):
         async with open_sandbox(path):
             pass
+
+
+async def test_members_earn_chatterbox_and_give_each_other_kudos(tmp_path: Path) -> None:
+    async with open_sandbox(tmp_path / "sandbox.db") as world:
+        bot: BadgeBot = world.env.bot
+        dan = world.members[3]
+        for i in range(5):
+            await dan.send(world.general, f"hello {i}")
+        await bot.counter.flush()
+        await world.env.settle()
+        assert "💬 Chatterbox" in await _badges_of(world, dan)
+        gift = await world.members[1].slash(
+            world.general, "badge award", badge="Kudos", member=dan, reason="welcome!"
+        )
+        assert _embed(gift).title == "🎁 Dan received 🙌 Kudos"
