@@ -37,7 +37,9 @@ class ActivityTally:
     def __init__(self, *, cooldown_seconds: float = COOLDOWN_SECONDS) -> None:
         self._cooldown = cooldown_seconds
         self._counts: dict[_Key, list[int]] = {}
-        self._paced_at: dict[tuple[int, int], float] = {}
+        self._paced_at: dict[tuple[int, int, int], float] = {}
+        """When each member's last paced message was counted, per channel (a message in a
+        channel a rule leaves out must not use up the cooldown of the others)."""
         self._members: dict[tuple[int, int], MemberRecord] = {}
         self.events = 0
         """Events counted since start (messages, reactions, voice minutes credited)."""
@@ -55,9 +57,10 @@ class ActivityTally:
         key = (guild_id, user_id, day_number(at), channel_id)
         self._add(key, 0, 1)
         stamp = at.timestamp()
-        last = self._paced_at.get((guild_id, user_id))
+        paced = (guild_id, user_id, channel_id)
+        last = self._paced_at.get(paced)
         if last is None or stamp - last >= self._cooldown:
-            self._paced_at[(guild_id, user_id)] = stamp
+            self._paced_at[paced] = stamp
             self._add(key, 1, 1)
         self.events += 1
 
@@ -76,6 +79,10 @@ class ActivityTally:
     def member(self, record: MemberRecord) -> None:
         """Remember when a member joined and since when they boost (latest wins)."""
         self._members[(record.guild_id, record.user_id)] = record
+
+    def forget_member(self, guild_id: int, user_id: int) -> None:
+        """A member left: what was seen of them is not written (their counts are)."""
+        self._members.pop((guild_id, user_id), None)
 
     def take(self, now: datetime) -> tuple[list[ActivityCount], list[MemberRecord]]:
         """Everything gathered, and forget it (``restore`` puts it back if writing fails)."""

@@ -227,3 +227,10 @@ class RuleNotFound(BadgeError):
 
     def __init__(self, message: str = "Rule not found") -> None:
         super().__init__(message)
+
+
+class RequiredByRules(BadgeError):
+    """Other badges' rules require this badge: deleting it would loosen them."""
+
+    code = "required_by_rules"
+    status = 409

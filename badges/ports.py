@@ -125,16 +125,30 @@ class AwardRepository(Protocol):
 
     async def holder_ids(self, guild_id: int, badge_id: str) -> set[int]: ...
     async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]: ...
-    async def holder_ids_by(self, guild_id: int, badge_id: str, awarded_by_id: int) -> set[int]:
-        """Holders whose award was made by ``awarded_by_id`` (automatic awards)."""
+    async def holder_ids_by(
+        self,
+        guild_id: int,
+        badge_id: str,
+        awarded_by_id: int,
+        user_ids: Sequence[int] | None = None,
+    ) -> set[int]:
+        """Holders (of ``user_ids`` if given) whose award was made by ``awarded_by_id``."""
         ...
 
     async def holding(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
         """Those of ``user_ids`` who hold the badge."""
         ...
 
-    async def remove_many(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
-        """Delete the awards of those members; return the ids that held it."""
+    async def remove_many(
+        self,
+        guild_id: int,
+        badge_id: str,
+        user_ids: Sequence[int],
+        *,
+        awarded_by_id: int | None = None,
+    ) -> set[int]:
+        """Delete the awards of those members (only those made by ``awarded_by_id`` if
+        given); return the ids that held it."""
         ...
 
 
@@ -183,13 +197,19 @@ class ActivityRepository(Protocol):
         excluded: frozenset[int],
         paced: bool,
         score: float,
+        user_id: int,
     ) -> int:
-        """How many members have more than ``score``."""
+        """How many members rank before ``user_id`` with ``score``: more, or as much with a
+        lower id (the order ``top`` breaks ties by)."""
         ...
 
     async def records(
         self, guild_id: int, user_ids: Sequence[int] | None = None
     ) -> dict[int, MemberRecord]: ...
+    async def forget(self, guild_id: int, user_id: int) -> None:
+        """The member left: they no longer qualify for anything."""
+        ...
+
     async def active_members(self, guild_id: int) -> set[int]:
         """Every member with counted activity or a record."""
         ...

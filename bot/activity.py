@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RUNNING = "activity_counting:running"
+_REACTED_MAX = 200_000
+"""(message, member) pairs remembered so a reaction toggled on and off counts once."""
 _COUNTED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
 
 
@@ -40,6 +43,7 @@ class ActivityCounter:
         self.tally = ActivityTally()
         self.voice_clock = VoiceClock(self.tally)
         self._touched: dict[int, set[int]] = {}
+        self._reacted: OrderedDict[tuple[int, int], None] = OrderedDict()
         self.flushes = 0
         self.rows_written = 0
         self.last_flush_seconds = 0.0
@@ -54,30 +58,57 @@ class ActivityCounter:
         if message.type not in _COUNTED_TYPES:
             return  # joins, pins, boosts and other system messages
         now = self.clock()
-        self.tally.message(guild.id, author.id, message.channel.id, now)
+        self.tally.message(guild.id, author.id, _counted_as(message.channel), now)
         if isinstance(author, discord.Member):
             self.member(author)
         self._touch(guild.id, author.id)
 
     def reaction(self, payload: discord.RawReactionActionEvent) -> None:
-        author_id = payload.message_author_id or self._cached_author(payload.message_id)
-        if payload.guild_id is None or author_id is None or author_id == payload.user_id:
+        """A reaction counts for the message's author once per member who reacts (adding
+        and removing it again, or ten emojis, is one), never on one's own message or by a
+        bot. Authors who are bots or webhooks are never ranked (only members the bot saw as
+        people qualify), and are skipped here when the cache knows them."""
+        if payload.guild_id is None or (payload.member is not None and payload.member.bot):
             return
-        if payload.member is not None and payload.member.bot:
+        cached = self._cached(payload.message_id)
+        if cached is not None and (cached.author.bot or cached.webhook_id is not None):
+            return
+        author_id = payload.message_author_id or (cached.author.id if cached else None)
+        if author_id is None or author_id == payload.user_id:
             return
         guild = self.bot.get_guild(payload.guild_id)
         author = guild.get_member(author_id) if guild is not None else None
         if (author is not None and author.bot) or author_id == getattr(self.bot.user, "id", 0):
             return
-        self.tally.reaction(payload.guild_id, author_id, payload.channel_id, self.clock())
+        pair = (payload.message_id, payload.user_id)
+        if pair in self._reacted:
+            self._reacted.move_to_end(pair)
+            return
+        self._reacted[pair] = None
+        if len(self._reacted) > _REACTED_MAX:
+            self._reacted.popitem(last=False)
+        channel = self.bot.get_channel(payload.channel_id)
+        channel_id = _counted_as(channel) if channel is not None else payload.channel_id
+        self.tally.reaction(payload.guild_id, author_id, channel_id, self.clock())
+        if payload.member is not None:
+            self.member(payload.member)
         self._touch(payload.guild_id, author_id)
 
-    def _cached_author(self, message_id: int) -> int | None:
-        """Discord names the author in the event; older gateways may not: ask the cache."""
+    def _cached(self, message_id: int) -> discord.Message | None:
+        """The reacted message, if discord.py's cache still holds it (recent ones first)."""
         for message in reversed(self.bot.cached_messages):
             if message.id == message_id:
-                return message.author.id
+                return message
         return None
+
+    async def left(self, guild_id: int, user_id: int) -> None:
+        """A member left: their voice session ends and they stop qualifying."""
+        self.voice_clock.left(guild_id, user_id, self.clock())
+        self.tally.forget_member(guild_id, user_id)
+        try:
+            await self.bot.service.activity.forget(guild_id, user_id)
+        except Exception:
+            log.exception("forgetting member %s of guild %s failed", user_id, guild_id)
 
     def voice(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
@@ -140,10 +171,12 @@ class ActivityCounter:
             return 0
         try:
             await self.bot.service.activity.record(counts, members)
-        except Exception:
+        except BaseException as error:  # a cancelled flush (shutdown) keeps its counts too
             self.tally.restore(counts, members)
             for guild_id, users in touched.items():
                 self._touched.setdefault(guild_id, set()).update(users)
+            if not isinstance(error, Exception):
+                raise
             log.exception("writing %d activity counts failed; kept for the next flush", len(counts))
             return 0
         self.flushes += 1
@@ -206,3 +239,11 @@ class ActivityCounter:
             await state.set_value(self.bot.database, _RUNNING, "no")
         except Exception:
             log.exception("writing the last activity counts failed: they are lost")
+
+
+def _counted_as(channel: object) -> int:
+    """Threads count under their channel (so a rule that leaves a channel out leaves out
+    its threads too)."""
+    if isinstance(channel, discord.Thread) and channel.parent_id is not None:
+        return channel.parent_id
+    return int(getattr(channel, "id", 0))

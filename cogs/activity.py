@@ -28,7 +28,7 @@ class ActivityListeners(commands.Cog):
         self.evaluate.start()
 
     async def cog_unload(self) -> None:
-        self.flush.cancel()
+        self.flush.cancel()  # a flush cut short keeps its counts in memory: written below
         self.evaluate.cancel()
         await self.counter.stopped()
 
@@ -72,6 +72,10 @@ class ActivityListeners(commands.Cog):
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if before.premium_since != after.premium_since:
             self.counter.member(after)
+
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        await self.counter.left(payload.guild_id, payload.user.id)
 
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:

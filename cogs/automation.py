@@ -20,6 +20,7 @@ from badges.automation import (
     describe,
 )
 from badges.permissions import Operation
+from bot.ui.embeds import who
 from bot.ui.replies import UserFacingError, defer, send, send_lines, within_budget
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
@@ -78,18 +79,28 @@ def _progress_line(item: RuleProgress, names: dict[str, str]) -> str:
     )
 
 
+_EMBED_BUDGET = 5_600
+"""Discord refuses embeds over 6,000 characters: room left for the title and the footer."""
+
+
 def progress_embed(
     member: discord.abc.User, badges: list[BadgeProgress], names: dict[str, str]
 ) -> discord.Embed:
     embed = discord.Embed(
-        title=cut(f"Progress of {member.display_name}", 256), colour=discord.Colour.blurple()
+        title=cut(f"Progress of {who(member)}", 256), colour=discord.Colour.blurple()
     )
+    used = len(embed.title or "")
+    shown = 0
     for badge in badges[:25]:
-        head = f"{'🏅 ' if badge.held else ''}{badge.badge_name}"
-        lines = [_progress_line(item, names) for item in badge.rules]
-        embed.add_field(name=cut(head, 256), value=cut("\n".join(lines), 1024), inline=False)
-    if len(badges) > 25:
-        embed.set_footer(text=f"{len(badges) - 25} more: pick one with the badge option.")
+        head = cut(f"{'🏅 ' if badge.held else ''}{inert(badge.badge_name)}", 256)
+        value = cut("\n".join(_progress_line(item, names) for item in badge.rules), 1024)
+        if used + len(head) + len(value) > _EMBED_BUDGET:
+            break
+        embed.add_field(name=head, value=value, inline=False)
+        used += len(head) + len(value)
+        shown += 1
+    if shown < len(badges):
+        embed.set_footer(text=f"{len(badges) - shown} more badges: pick one with the badge option.")
     return embed
 
 
@@ -110,11 +121,17 @@ async def _rule_choices(
     except Exception:
         return []
     picked = getattr(interaction.namespace, "badge", None)
+    wanted = None
+    if picked:
+        try:
+            wanted = (await bot.service.catalog.find(interaction.guild_id, str(picked))).id
+        except Exception:
+            wanted = None
     needle = value.strip().casefold()
     choices = []
     for rule in rules:
         badge_name = names.get(rule.badge_id, "?")
-        if picked and str(picked).casefold() not in badge_name.casefold():
+        if wanted is not None and rule.badge_id != wanted:
             continue
         text = f"#{rule.id} {badge_name}: {describe(rule, names)}"
         if needle in text.casefold():

@@ -80,9 +80,8 @@ class ReasonModal(discord.ui.Modal):
         self.bot, self.actor, self.slug, self.member = bot, actor, slug, member
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await give(
-            self.bot, interaction, self.actor, self.slug, self.member, self.reason.value or None
-        )
+        actor = await self.bot.actor(interaction)  # as they are now, not when the menu opened
+        await give(self.bot, interaction, actor, self.slug, self.member, self.reason.value or None)
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction, error: Exception
@@ -136,7 +135,7 @@ class GivingCommands(BadgeSubcommands):
         badge="The badge",
         awarders="Who may award it: moderators, members with a role, or any member (kudos)",
         role="With awarders:role, the role whose members may award it",
-        per_day="At most this many awards a day by each member (not moderators)",
+        per_day="At most this many awards a day by each member (not moderators); 0: no limit",
         self_award="With awarders:role, members may award it to themselves",
     )
     async def policy(
@@ -145,7 +144,7 @@ class GivingCommands(BadgeSubcommands):
         badge: BadgeArg,
         awarders: Literal["moderators", "members", "role"] | None = None,
         role: discord.Role | None = None,
-        per_day: app_commands.Range[int, 1, 1000] | None = None,
+        per_day: app_commands.Range[int, 0, 1000] | None = None,
         self_award: bool | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
@@ -164,9 +163,8 @@ class GivingCommands(BadgeSubcommands):
         changes: dict[str, object] = {}
         if awarders is not None:
             changes["awarders"] = Awarders(awarders)
-            changes["per_day"] = per_day
-        elif per_day is not None:
-            changes["per_day"] = per_day
+        if per_day is not None:
+            changes["per_day"] = per_day or None
         if role is not None:
             changes["role_id"] = role.id
             changes.setdefault("awarders", Awarders.ROLE)

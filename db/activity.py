@@ -80,6 +80,7 @@ class SqlActivityRepository:
         since_day: int | None,
         excluded: frozenset[int],
         paced: bool,
+        people_only: bool = False,
     ) -> Any:
         terms: list[ColumnElement[Any]] = []
         for column, weight in (
@@ -98,6 +99,10 @@ class SqlActivityRepository:
             stmt = stmt.where(C.day >= since_day)
         if excluded:
             stmt = stmt.where(C.channel_id.not_in(sorted(excluded)))
+        if people_only:  # ranks hold members the bot saw as people: no bots or webhooks
+            stmt = stmt.where(
+                C.user_id.in_(select(M.user_id).where(M.guild_id == guild_id).scalar_subquery())
+            )
         return stmt.group_by(C.user_id), score
 
     async def totals(
@@ -139,7 +144,7 @@ class SqlActivityRepository:
         limit: int,
     ) -> list[tuple[int, float]]:
         base, score = self._scored(
-            guild_id, weights, since_day=since_day, excluded=excluded, paced=paced
+            guild_id, weights, since_day=since_day, excluded=excluded, paced=paced, people_only=True
         )
         stmt = base.having(score > 0).order_by(score.desc(), C.user_id).limit(limit)
         return [(uid, float(value)) for uid, value in (await self._s.execute(stmt)).all()]
@@ -153,11 +158,13 @@ class SqlActivityRepository:
         excluded: frozenset[int],
         paced: bool,
         score: float,
+        user_id: int,
     ) -> int:
         base, total = self._scored(
-            guild_id, weights, since_day=since_day, excluded=excluded, paced=paced
+            guild_id, weights, since_day=since_day, excluded=excluded, paced=paced, people_only=True
         )
-        inner = base.having(total > score).subquery()
+        ahead = (total > score) | ((total == score) & (C.user_id < user_id))
+        inner = base.having(ahead).subquery()
         return int(await self._s.scalar(select(func.count()).select_from(inner)) or 0)
 
     async def records(
@@ -178,6 +185,11 @@ class SqlActivityRepository:
             for uid, joined, boosting in (await self._s.execute(part)).all():
                 found[uid] = MemberRecord(guild_id, uid, joined, boosting)
         return found
+
+    async def forget(self, guild_id: int, user_id: int) -> None:
+        await self._s.execute(
+            delete(MEMBER_RECORDS).where(M.guild_id == guild_id, M.user_id == user_id)
+        )
 
     async def active_members(self, guild_id: int) -> set[int]:
         stmt = union(

@@ -298,27 +298,45 @@ class SqlAwardRepository:
         )
         return sorted((await self._s.scalars(stmt)).all())
 
-    async def remove_many(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
+    async def remove_many(
+        self,
+        guild_id: int,
+        badge_id: str,
+        user_ids: Sequence[int],
+        *,
+        awarded_by_id: int | None = None,
+    ) -> set[int]:
         removed: set[int] = set()
         ids = list(user_ids)
         for start in range(0, len(ids), 500):
-            stmt = (
-                delete(AWARDS)
-                .where(
-                    A.guild_id == guild_id,
-                    A.badge_id == badge_id,
-                    A.user_id.in_(ids[start : start + 500]),
-                )
-                .returning(A.user_id)
+            stmt = delete(AWARDS).where(
+                A.guild_id == guild_id,
+                A.badge_id == badge_id,
+                A.user_id.in_(ids[start : start + 500]),
             )
-            removed.update((await self._s.scalars(stmt)).all())
+            if awarded_by_id is not None:
+                stmt = stmt.where(A.awarded_by_id == awarded_by_id)
+            removed.update((await self._s.scalars(stmt.returning(A.user_id))).all())
         return removed
 
-    async def holder_ids_by(self, guild_id: int, badge_id: str, awarded_by_id: int) -> set[int]:
+    async def holder_ids_by(
+        self,
+        guild_id: int,
+        badge_id: str,
+        awarded_by_id: int,
+        user_ids: Sequence[int] | None = None,
+    ) -> set[int]:
         stmt = select(A.user_id).where(
             A.guild_id == guild_id, A.badge_id == badge_id, A.awarded_by_id == awarded_by_id
         )
-        return set((await self._s.scalars(stmt)).all())
+        if user_ids is None:
+            return set((await self._s.scalars(stmt)).all())
+        found: set[int] = set()
+        ids = list(user_ids)
+        for start in range(0, len(ids), 500):
+            part = stmt.where(A.user_id.in_(ids[start : start + 500]))
+            found.update((await self._s.scalars(part)).all())
+        return found
 
     async def holding(self, guild_id: int, badge_id: str, user_ids: Sequence[int]) -> set[int]:
         found: set[int] = set()

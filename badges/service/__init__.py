@@ -65,7 +65,7 @@ class BadgeService:
         self.queue = SyncQueue(self.core, self.roles)
         self.tokens = ApiTokens(self.core)
         self.webhooks = Webhooks(self.core)
-        self.rules = Automation(self.core, self.awards)
+        self.rules = Automation(self.core, self.awards, self.roles)
         self.activity = Activity(self.core)
 
     def use_directory(self, directory: Directory) -> None:

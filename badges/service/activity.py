@@ -15,6 +15,8 @@ log = logging.getLogger("badges.activity")
 LEADERBOARD_WEIGHTS = Weights(messages=1.0, reactions=0.5, voice_minutes=0.1)
 """The leaderboard's score: a message is 1, a reaction received 0.5, a minute in voice 0.1."""
 LEADERBOARD_MAX = 25
+ROLL_UP_LOCK = 1
+"""The advisory lock key of the roll-up (no Discord id is this small)."""
 
 
 class Activity:
@@ -32,6 +34,12 @@ class Activity:
         async with self._core.write() as tx:
             await tx.uow.activity.add(counts)
             await tx.uow.activity.remember(members)
+
+    async def forget(self, guild_id: int, user_id: int) -> None:
+        """A member left: they stop qualifying for automatic badges (their counts stay, and
+        count again if they come back)."""
+        async with self._core.write() as tx:
+            await tx.uow.activity.forget(guild_id, user_id)
 
     async def leaderboard(
         self, guild_id: int, *, window_days: int | None = None, limit: int = 10
@@ -58,6 +66,7 @@ class Activity:
         channel, so storage stays bounded; returns the rows folded."""
         before = day_number(self._core.clock()) - MAX_WINDOW
         async with self._core.write() as tx:
+            await tx.uow.lock(ROLL_UP_LOCK)  # two processes at once would add the sums twice
             folded = await tx.uow.activity.roll_up(before)
         if folded:
             log.info("rolled up %d daily activity rows older than %d days", folded, MAX_WINDOW)

@@ -33,12 +33,13 @@ from badges.automation import (
     rotation_due,
     window_start,
 )
-from badges.errors import BadgeError, BadgeNotFound, InvalidInput, RuleNotFound, clip
+from badges.errors import BadgeError, BadgeNotFound, Forbidden, InvalidInput, RuleNotFound, clip
 from badges.model import Badge, EventKind
-from badges.permissions import Actor, Operation, authorize
+from badges.permissions import Actor, Level, Operation, authorize
 from badges.ports import UnitOfWork
-from badges.service.awards import Awards
+from badges.service.awards import POWER_NOT_AUTOMATIC, Awards
 from badges.service.core import ServiceCore
+from badges.service.role_links import RoleLinks
 
 log = logging.getLogger("badges.automation")
 
@@ -55,9 +56,10 @@ class RuleAdded:
 class Automation:
     """service.rules: who may give a badge, and the rules that award it by themselves."""
 
-    def __init__(self, core: ServiceCore, awards: Awards) -> None:
+    def __init__(self, core: ServiceCore, awards: Awards, roles: RoleLinks) -> None:
         self._core = core
         self._awards = awards
+        self._roles = roles
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -67,13 +69,18 @@ class Automation:
         async with self._core.write() as tx:
             badge = await tx.badge(guild_id, badge_id)
             draft = check_draft(draft, badge.id)
+            if await self._roles.power_of(badge):
+                raise Forbidden(POWER_NOT_AUTOMATIC, required=Level.SUPER_ADMIN)
             await tx.uow.lock(guild_id)  # chains are checked against all rules of the guild
             existing = await tx.uow.rules.of_guild(guild_id)
             check_rules_of_badge([r for r in existing if r.badge_id == badge.id], draft)
             if draft.required_badge_id is not None:
-                required = await tx.uow.badges.get(guild_id, draft.required_badge_id)
-                if required is None:
-                    raise InvalidInput("required_badge", "The required badge does not exist.")
+                try:  # locked: it cannot be deleted until this rule is in
+                    required = await tx.badge(guild_id, draft.required_badge_id)
+                except BadgeNotFound:
+                    raise InvalidInput(
+                        "required_badge", "The required badge does not exist."
+                    ) from None
                 check_chain(existing, badge.id, required.id)
             rule = await tx.uow.rules.add(
                 guild_id, badge.id, draft, actor.user_id, self._core.clock()
@@ -87,7 +94,13 @@ class Automation:
                     after={"rule_id": rule.id, "rule": describe(rule, names)},
                 )
             )
-        report = await self.evaluate(guild_id, badges={badge.id}, rotate=True)
+        try:
+            report = await self.evaluate(guild_id, badges={badge.id}, rotate=True)
+        except Exception:  # the rule is in; the next periodic pass evaluates it
+            log.exception("evaluating the new rule %s of guild %s failed", rule.id, guild_id)
+            report = EvaluationReport(
+                refused={badge.id: "Checking members now failed: the next periodic pass will."}
+            )
         return RuleAdded(rule, report)
 
     async def remove(self, actor: Actor, guild_id: int, badge_id: str, rule_id: int) -> Rule:
@@ -243,9 +256,33 @@ class Automation:
             by_badge.setdefault(rule.badge_id, []).append(rule)
         scope = set(members) if members is not None else None
         now = self._core.clock()
+        async with self._core.read() as uow:
+            names = await self._names(uow, guild_id)
         awarded = revoked = evaluated = 0
         refused: dict[str, str] = {}
-        for badge_id in chain_order(rules):
+        stepped_down: dict[str, set[int]] = {}
+        """Lower badges of a chain whose higher badge was just taken back: checked again."""
+        for badge_id in chain_order(rules) + _lowers_last(rules):
+            if badge_id.startswith(_AGAIN):
+                badge_id = badge_id.removeprefix(_AGAIN)
+                again = stepped_down.pop(badge_id, None)
+                if not again:
+                    continue
+                try:
+                    got, _ = await self._evaluate_badge(
+                        guild_id,
+                        badge_id,
+                        by_badge[badge_id],
+                        policies.get(badge_id, AwardPolicy(badge_id)),
+                        again,
+                        now,
+                        names,
+                        replaced_by(rules, badge_id),
+                    )
+                except BadgeError:
+                    continue
+                awarded += got
+                continue
             if (
                 badges is not None
                 and badge_id not in badges
@@ -265,7 +302,9 @@ class Automation:
                     policy,
                     scope,
                     now,
+                    names,
                     replaced_by(rules, badge_id),
+                    stepped_down,
                 )
             except BadgeNotFound:
                 continue  # deleted meanwhile
@@ -288,7 +327,9 @@ class Automation:
         policy: AwardPolicy,
         scope: set[int] | None,
         now: datetime,
+        names: dict[str, str],
         replacers: Collection[str] = (),
+        stepped_down: dict[str, set[int]] | None = None,
     ) -> tuple[int, int]:
         async with self._core.read() as uow:
             badge = await uow.badges.get(guild_id, badge_id)
@@ -304,11 +345,12 @@ class Automation:
             else:
                 holders = await uow.awards.holding(guild_id, badge_id, sorted(scope))
             automatic = (
-                await uow.awards.holder_ids_by(guild_id, badge_id, AUTOMATIC_ID)
+                await uow.awards.holder_ids_by(
+                    guild_id, badge_id, AUTOMATIC_ID, sorted(scope) if scope is not None else None
+                )
                 if policy.auto_revoke
                 else set()
             )
-            names = await self._names(uow, guild_id)
         to_award, to_revoke = plan(
             qualified, holders, automatic, auto_revoke=policy.auto_revoke, scope=scope
         )
@@ -322,14 +364,19 @@ class Automation:
             )
             lost = await self._awards.withdraw_automatic(guild_id, badge_id, to_revoke, why)
         for rule in rules:
-            if rule.kind is RuleKind.HOLDS_BADGE and rule.replaces and got:
-                assert rule.required_badge_id is not None
+            if rule.kind is not RuleKind.HOLDS_BADGE or not rule.replaces:
+                continue
+            assert rule.required_badge_id is not None
+            if got:
                 await self._awards.withdraw_automatic(
                     guild_id,
                     rule.required_badge_id,
                     got,
                     clip(f"Replaced by {badge.name}", 500),
+                    only_automatic=False,
                 )
+            if lost and stepped_down is not None:  # they may hold the lower badge again
+                stepped_down.setdefault(rule.required_badge_id, set()).update(lost)
         return len(got), len(lost)
 
     async def _qualified(
@@ -352,7 +399,10 @@ class Automation:
             within = sorted(qualified) if qualified is not None else ids
             met = await self._meeting(uow, guild_id, badge_id, rule, within, today, now)
             qualified = met if qualified is None else qualified & met
-        return qualified or set()
+        if not qualified:
+            return set()
+        # only members the bot has seen as people (not bots, webhooks, or members who left)
+        return set(await uow.activity.records(guild_id, sorted(qualified)))
 
     async def _meeting(
         self,
@@ -493,6 +543,7 @@ class Automation:
                 excluded=rule.excluded_channel_ids,
                 paced=rule.cooldown,
                 score=mine,
+                user_id=user_id,
             )
         in_top = any(uid == user_id for uid, _ in top)
         return RuleProgress(rule, mine, max(cut, 1.0), in_top, rank)
@@ -516,6 +567,18 @@ def _days(kind: RuleKind, record: MemberRecord | None, now: datetime) -> int | N
     if since is None:
         return None
     return max(0, (now - since) // timedelta(days=1))
+
+
+_AGAIN = "again:"
+
+
+def _lowers_last(rules: Sequence[Rule]) -> list[str]:
+    """Markers, after every badge was evaluated, for the lower badges of chains, highest
+    first: members who lost a higher badge may qualify for them again."""
+    lowers = [r.required_badge_id for r in rules if r.replaces and r.required_badge_id]
+    order = chain_order(rules)
+    ranked = sorted(set(lowers), key=lambda b: order.index(b) if b in order else -1, reverse=True)
+    return [_AGAIN + b for b in ranked]
 
 
 def replaced_by(rules: Sequence[Rule], badge_id: str) -> set[str]:

@@ -45,6 +45,12 @@ AUTOMATIC = Actor(AUTOMATIC_ID, AUTOMATIC_NAME, Level.ADMIN)
 """Who makes awards from a badge's rules. Rules are set by admins, so it acts as one."""
 
 
+POWER_NOT_AUTOMATIC = (
+    "This badge's role carries permissions beyond seeing and talking in channels: rules never "
+    "hand it out (an admin awards it by hand)."
+)
+
+
 def may_give(actor: Actor, policy: AwardPolicy, user_id: int) -> bool:
     """Whether ``actor`` may award the badge under ``policy``; raise Forbidden if not.
     Returns True when the award is a gift (counted per giver: quota, once per recipient)."""
@@ -171,6 +177,13 @@ class Awards:
         if not await tx.uow.gifts.add(gift):
             raise AlreadyGiven(f"You already gave '{clip(badge.name)}' to this member.")
 
+    async def _eligible(self, guild_id: int, user_ids: list[int]) -> list[int]:
+        """Those of ``user_ids`` who are members and not bots, where this process can tell."""
+        members = await self._members(guild_id, user_ids)
+        if members is None:
+            return user_ids
+        return [uid for uid in user_ids if uid in members and not members[uid].is_bot]
+
     async def grant_automatic(
         self, guild_id: int, badge_id: str, user_ids: Collection[int], reason: str
     ) -> list[int]:
@@ -183,8 +196,9 @@ class Awards:
                 badge = await tx.badge(guild_id, badge_id)
                 if not badge.is_active:
                     return awarded
-                await self._roles.check_award(AUTOMATIC, badge, [])
-                chunk = ids[start : start + BULK_MAX]
+                if await self._roles.power_of(badge):
+                    raise Forbidden(POWER_NOT_AUTOMATIC, required=Level.ADMIN)
+                chunk = await self._eligible(guild_id, ids[start : start + BULK_MAX])
                 awards = [self._core.new_award(AUTOMATIC, badge, uid, reason) for uid in chunk]
                 inserted = await tx.uow.awards.add_many(awards)
                 done = [uid for uid in chunk if uid in inserted]
@@ -201,7 +215,13 @@ class Awards:
         return awarded
 
     async def withdraw_automatic(
-        self, guild_id: int, badge_id: str, user_ids: Collection[int], reason: str
+        self,
+        guild_id: int,
+        badge_id: str,
+        user_ids: Collection[int],
+        reason: str,
+        *,
+        only_automatic: bool = True,
     ) -> list[int]:
         """Take the badge back from those of ``user_ids`` who hold it (auto-revoke, or a
         higher badge of a chain replacing it); returns who lost it."""
@@ -211,7 +231,14 @@ class Awards:
             async with self._core.write() as tx:
                 badge = await tx.badge(guild_id, badge_id)
                 chunk = ids[start : start + BULK_MAX]
-                removed = sorted(await tx.uow.awards.remove_many(guild_id, badge.id, chunk))
+                removed = sorted(
+                    await tx.uow.awards.remove_many(
+                        guild_id,
+                        badge.id,
+                        chunk,
+                        awarded_by_id=AUTOMATIC_ID if only_automatic else None,
+                    )
+                )
                 if removed:
                     await tx.uow.gifts.remove_of(badge.id, removed)
                     await tx.uow.badges.adjust_count(badge.id, -len(removed))

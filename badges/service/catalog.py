@@ -15,13 +15,14 @@ from badges.errors import (
     InvalidInput,
     NameTaken,
     PreconditionFailed,
+    RequiredByRules,
     SlugTaken,
     clip,
 )
 from badges.model import Badge, DeletedBadge, EventKind, Page, RoleAction, Slice
 from badges.permissions import Actor, Operation, authorize
 from badges.ports import UnitOfWork
-from badges.service.core import ServiceCore, keyset, page_bounds, plain, walk_bounds
+from badges.service.core import ServiceCore, Tx, keyset, page_bounds, plain, walk_bounds
 from badges.service.role_links import RoleLinks
 
 MAX_BADGE_PAGE = 1000
@@ -263,6 +264,7 @@ class Catalog:
             badge = await tx.badge(guild_id, badge_id)
             _expect(badge, if_revision)
             await self._roles.refuse_while_gating(tx, badge)
+            await _refuse_while_required(tx, badge)
             ended = clean_reason or f"Badge '{badge.name}' was deleted"
             if badge.role_id is not None and badge.role_managed:
                 # the bot made this role for the badge: deleting it takes it from everyone
@@ -311,3 +313,23 @@ def _closest(text: str, names: Sequence[tuple[str, str]]) -> str | None:
     by_key.update({s: n for n, s in names})
     match = difflib.get_close_matches(validation.name_key(text), list(by_key), n=1, cutoff=0.6)
     return by_key[match[0]] if match else None
+
+
+async def _refuse_while_required(tx: Tx, badge: Badge) -> None:
+    """A badge other badges' rules require cannot go: dropping that one condition would hand
+    the others (and their roles) to members who never earned them."""
+    dependants = sorted(
+        {
+            rule.badge_id
+            for rule in await tx.uow.rules.of_guild(badge.guild_id)
+            if rule.required_badge_id == badge.id and rule.badge_id != badge.id
+        }
+    )
+    if not dependants:
+        return
+    names = {bid: name for name, bid in await tx.uow.badges.id_names(badge.guild_id)}
+    listed = ", ".join(f"'{clip(names.get(b, '?'))}'" for b in dependants[:5])
+    raise RequiredByRules(
+        f"The automatic rules of {listed} require '{clip(badge.name)}': remove those rules "
+        "first (/badge rule remove)."
+    )

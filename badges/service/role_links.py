@@ -75,11 +75,11 @@ class RoleLinks:
             raise _refuse(problem)
         return power(role, guild)
 
-    async def check_award(self, actor: Actor, badge: Badge, user_ids: Sequence[int]) -> None:
-        """A badge whose role carries power needs the Admin level to award, and never goes to
-        the awarder; a role that gained power since it was linked is not handed out at all."""
+    async def power_of(self, badge: Badge) -> int:
+        """Permission bits beyond channel access that the badge's role hands out (0 without
+        a role); refused outright if the role gained power since it was linked."""
         if badge.role_id is None:
-            return
+            return 0
         directory = self._core.directory
         guild = await directory.guild(badge.guild_id)
         role = await directory.role(badge.guild_id, badge.role_id) if guild else None
@@ -89,7 +89,12 @@ class RoleLinks:
             if extra:
                 raise _refuse(gained_power_problem(role, extra))
             carried |= power(role, guild)
-        if not carried:
+        return carried
+
+    async def check_award(self, actor: Actor, badge: Badge, user_ids: Sequence[int]) -> None:
+        """A badge whose role carries power needs the Admin level to award, and never goes to
+        the awarder; a role that gained power since it was linked is not handed out at all."""
+        if not await self.power_of(badge):
             return
         authorize(actor, Operation.AWARD_POWER)
         if actor.user_id in user_ids:

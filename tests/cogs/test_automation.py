@@ -3,12 +3,16 @@ leaderboard, chains, rotation, and what a restart loses."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from badges.activity import ActivityTally
+from badges.automation import MemberRecord, RuleDraft, RuleKind, RuleProgress
+from badges.permissions import Actor, Level
 from bot.app import create_bot
 from bot.config import Settings
 from tests.cogs.conftest import World, embed_of, role_ids, text_of
@@ -269,10 +273,18 @@ async def test_bad_rules_get_a_clear_private_refusal(
 async def test_rule_list_and_remove(world: World) -> None:
     w = world
     await _badge(w, "Regular")
+    await _badge(w, "Top Chatter")
     await w.admin.slash(
         w.general, "badge rule add", badge="Regular", kind="messages", threshold=9, window_days=7
     )
-    (rule,) = await w.bot.service.rules.of_guild(w.guild.id)
+    await w.admin.slash(
+        w.general, "badge rule add", badge="Top Chatter", kind="top_active", threshold=3
+    )
+    rule, top = await w.bot.service.rules.of_guild(w.guild.id)
+    picked = await w.admin.autocomplete(
+        w.general, "badge rule remove", "rule", "", badge="top-chatter"
+    )
+    assert [c["value"] for c in picked] == [str(top.id)]
     listing = await w.alice.slash(w.general, "badge rule list")
     assert f"`#{rule.id}` 9 messages in 7 days" in text_of(listing)
     choices = await w.admin.autocomplete(
@@ -284,7 +296,7 @@ async def test_rule_list_and_remove(world: World) -> None:
     assert "Admin level" in text_of(denied)
     res = await w.admin.slash(w.general, "badge rule remove", badge="Regular", rule=str(rule.id))
     assert "Removed rule" in text_of(res)
-    assert await w.bot.service.rules.of_guild(w.guild.id) == []
+    assert await w.bot.service.rules.of_guild(w.guild.id) == [top]
     again = await w.admin.slash(w.general, "badge rule remove", badge="Regular", rule=str(rule.id))
     assert f"no rule #{rule.id}" in text_of(again)
 
@@ -313,6 +325,7 @@ async def test_the_periodic_pass_awards_what_other_processes_counted(world: Worl
     await w.admin.slash(w.general, "badge link-role", badge="Regular", role=w.helpers)
     await w.admin.slash(w.general, "badge rule add", badge="Regular", kind="messages", threshold=5)
     tally = ActivityTally()  # counted and written elsewhere: no event reached this process
+    tally.member(MemberRecord(w.guild.id, w.bob.id, datetime(2026, 1, 1, tzinfo=UTC), None))
     for i in range(5):
         tally.message(w.guild.id, w.bob.id, w.general.id, datetime.now(UTC) + timedelta(minutes=i))
     await w.bot.service.activity.record(*tally.take(datetime.now(UTC)))
@@ -321,3 +334,74 @@ async def test_the_periodic_pass_awards_what_other_processes_counted(world: Worl
     await w.bot.role_sync.wait_idle()
     assert await _holders(w, badge) == {w.bob.id}
     assert w.helpers.id in await role_ids(w, w.bob)
+
+
+async def test_a_reaction_toggled_on_and_off_counts_once(world: World) -> None:
+    w = world
+    message = await w.alice.send(w.general, "look")
+    for _ in range(5):
+        await w.bob.react(message, "👍")
+        await w.bob.unreact(message, "👍")
+    await w.bob.react(message, "🎉")  # another emoji by the same member: still one
+    await _flush(w)
+    (progress,) = await _progress_after_rule(w, "reactions", 2)
+    assert progress.value == 1.0
+
+
+async def _progress_after_rule(w: World, kind: str, threshold: int) -> list[RuleProgress]:
+    await _badge(w, "Probe")
+    await w.admin.slash(w.general, "badge rule add", badge="Probe", kind=kind, threshold=threshold)
+    (badge,) = await w.bot.service.rules.progress(w.guild.id, w.alice.id)
+    return badge.rules
+
+
+@pytest.mark.members_intent
+async def test_a_member_who_leaves_stops_counting_and_qualifying(world: World) -> None:
+    w = world
+    lounge = w.guild.create_voice_channel("Lounge")
+    await w.env.settle()
+    now = [datetime(2026, 12, 2, 12, 0, tzinfo=UTC)]
+    w.bot.counter.clock = lambda: now[0]
+    await w.alice.send(w.general, "bye")
+    await w.alice.join_voice(lounge)
+    now[0] += timedelta(minutes=10)
+    w.guild.remove_member(w.alice)
+    await w.env.settle()
+    now[0] += timedelta(hours=5)
+    await _flush(w)
+    board = await w.bot.service.activity.leaderboard(w.guild.id)
+    assert w.alice.id not in {s.user_id for s in board}
+    badge = await _badge(w, "Regular")
+    await w.admin.slash(w.general, "badge rule add", badge="Regular", kind="messages", threshold=1)
+    assert await _holders(w, badge) == set()
+
+
+async def test_a_flush_cut_short_by_shutdown_keeps_its_counts(world: World) -> None:
+    w = world
+    for _ in range(4):
+        await w.alice.send(w.general, "hi")
+    flush = asyncio.create_task(w.bot.counter.flush())
+    await asyncio.sleep(0)  # it took the counts and is writing them
+    flush.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flush
+    await w.bot.counter.stopped()  # what cog_unload runs
+    board = await w.bot.service.activity.leaderboard(w.guild.id)
+    assert [(s.user_id, s.score) for s in board] == [(w.alice.id, 4.0)]
+
+
+async def test_progress_fits_discords_limits_and_shows_names_as_text(world: World) -> None:
+    w = world
+    service = w.bot.service
+    admin = Actor(w.admin.id, "adminuser", Level.ADMIN)
+    for i in range(25):
+        badge = await service.catalog.create(admin, w.guild.id, name=f"**Bold** ~~{i}~~ __u__")
+        for n in (10, 20, 30, 40):
+            draft = RuleDraft(RuleKind.MESSAGES, n * 1000 + i, window_days=90, cooldown=True)
+            await service.rules.add(admin, w.guild.id, badge.id, draft)
+    res = await w.alice.slash(w.general, "badge progress")
+    embed = embed_of(res)
+    assert len(embed) <= 6000
+    assert embed.fields[0].name == "\\*\\*Bold\\*\\* \\~\\~0\\~\\~ \\_\\_u\\_\\_"
+    assert embed.footer.text is not None
+    assert embed.footer.text.endswith("more badges: pick one with the badge option.")

@@ -153,3 +153,31 @@ async def test_the_give_badge_menu_refuses_with_nothing_to_give(world: World) ->
     assert text_of(res).startswith("There is no badge you can give here.")
     bot = await w.mod.context_menu(w.general, "Give badge", w.robot)
     assert text_of(bot) == "Bots cannot hold badges: pick a member."
+
+
+async def test_the_give_menu_checks_the_giver_as_they_are_when_they_submit(world: World) -> None:
+    w = world
+    await w.admin.slash(w.general, "badge create", name="Helper star")
+    await w.admin.slash(
+        w.general, "badge policy", badge="Helper star", awarders="role", role=w.helpers
+    )
+    w.env.backend.add_member_role(w.guild.id, w.alice.id, w.helpers.id)
+    await w.env.settle()
+    menu = await w.alice.context_menu(w.general, "Give badge", w.bob)
+    assert menu.response is not None
+    shown = await w.alice.select(menu.response, ["helper-star"])
+    w.env.backend.remove_member_role(w.guild.id, w.alice.id, w.helpers.id)  # role taken away
+    await w.env.settle()
+    done = await w.alice.submit_modal(shown, {"reason": "still?"})
+    assert done.ephemeral
+    assert "awarder role" in text_of(done)
+    assert await _gifts(w, w.bob.id) == []
+
+
+async def test_changing_who_gives_keeps_the_daily_limit_until_cleared(kudos: World) -> None:
+    w = kudos
+    await w.admin.slash(w.general, "badge policy", badge="Kudos", per_day=2)
+    res = await w.admin.slash(w.general, "badge policy", badge="Kudos", awarders="members")
+    assert "at most 2 a day per member" in text_of(res)
+    cleared = await w.admin.slash(w.general, "badge policy", badge="Kudos", per_day=0)
+    assert "a day" not in text_of(cleared)

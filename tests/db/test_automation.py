@@ -16,13 +16,20 @@ from badges.automation import (
     RuleKind,
     Weights,
 )
-from badges.errors import AlreadyAwarded, AlreadyGiven, Forbidden, InvalidInput, QuotaReached
+from badges.errors import (
+    AlreadyAwarded,
+    AlreadyGiven,
+    Forbidden,
+    InvalidInput,
+    QuotaReached,
+    RequiredByRules,
+)
 from badges.model import EventKind
 from badges.permissions import Actor, Level
 from badges.role_rules import MemberFacts
 from badges.service import BadgeService
 from db.database import Database
-from tests.conftest import ADMIN, GUILD, MEMBER, MOD
+from tests.conftest import ADMIN, GUILD, MEMBER, MOD, SUPER
 from tests.fakes import FakeDiscord
 
 START = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -57,9 +64,16 @@ async def _messages(
     """Members send messages, a minute apart each (so a cooldown does not merge them)."""
     tally = ActivityTally()
     for uid, n in counts.items():
+        seen(tally, uid)
         for i in range(n):
             tally.message(GUILD, uid, channel, at + timedelta(minutes=i))
     await service.activity.record(*tally.take(at))
+
+
+def seen(tally: ActivityTally, *user_ids: int) -> None:
+    """The bot saw these members as people (every message, reaction or voice event says so)."""
+    for uid in user_ids:
+        tally.member(MemberRecord(GUILD, uid, START - timedelta(days=3), None))
 
 
 async def _holders(service: BadgeService, badge_id: str) -> set[int]:
@@ -91,6 +105,7 @@ async def test_a_burst_counts_once_per_minute_for_rules_with_a_cooldown(
     auto: BadgeService,
 ) -> None:
     tally = ActivityTally()
+    seen(tally, 5)
     for second in range(30):  # 30 one-word messages in 30 seconds
         tally.message(GUILD, 5, CHAT, START + timedelta(seconds=second))
     await auto.activity.record(*tally.take(START))
@@ -143,6 +158,7 @@ async def test_incremental_evaluation_awards_members_whose_counts_changed(
 
 async def test_every_rule_of_a_badge_must_hold(auto: BadgeService) -> None:
     tally = ActivityTally()
+    seen(tally, 1, 2)
     for uid in (1, 2):
         for i in range(3):
             tally.message(GUILD, uid, CHAT, START + timedelta(minutes=i))
@@ -169,6 +185,7 @@ async def test_excluded_channels_do_not_count(auto: BadgeService) -> None:
 
 async def test_voice_minutes_tenure_and_boosting(auto: BadgeService, clock: Clock) -> None:
     tally = ActivityTally()
+    seen(tally, 1)
     tally.voice(GUILD, 1, VOICE, 90, START)
     tally.member(MemberRecord(GUILD, 2, START - timedelta(days=400), None))
     tally.member(MemberRecord(GUILD, 3, START - timedelta(days=10), START - timedelta(days=35)))
@@ -408,3 +425,123 @@ async def test_revoking_a_gifted_badge_forgets_its_givers(auto: BadgeService) ->
     await auto.awards.revoke(MOD, GUILD, kudos, CAROL, reason="spam")
     again = await auto.awards.award(ALICE, GUILD, kudos, CAROL)
     assert again.gifts == 1
+
+
+# -- what a hostile review found (each was reproduced before it was mended) ---------------
+
+
+async def test_rules_never_hand_out_a_role_with_permissions(
+    auto: BadgeService, discord_facts: FakeDiscord
+) -> None:
+    discord_facts.role_with(800, permissions=1 << 13)  # Manage Messages
+    power = (await auto.catalog.create(SUPER, GUILD, name="Janitor", role_id=800)).id
+    with pytest.raises(Forbidden, match="rules never hand it out"):
+        await auto.rules.add(ADMIN, GUILD, power, RuleDraft(RuleKind.MESSAGES, 1))
+    # a plain role linked first, that gains power later: the pass refuses, says why
+    discord_facts.role_with(801)
+    later = (await auto.catalog.create(SUPER, GUILD, name="Later", role_id=801)).id
+    await auto.rules.add(ADMIN, GUILD, later, RuleDraft(RuleKind.MESSAGES, 1))
+    discord_facts.role_with(801, permissions=1 << 13)
+    await _messages(auto, {1: 2}, START)
+    report = await auto.rules.evaluate(GUILD)
+    assert later in report.refused
+    assert await _holders(auto, later) == set()
+
+
+async def test_a_badge_other_rules_require_cannot_be_deleted(auto: BadgeService) -> None:
+    verified, trusted = await _badge(auto, "Verified"), await _badge(auto, "Trusted")
+    await auto.rules.add(ADMIN, GUILD, trusted, RuleDraft(RuleKind.MESSAGES, 5))
+    await auto.rules.add(
+        ADMIN, GUILD, trusted, RuleDraft(RuleKind.HOLDS_BADGE, 1, required_badge_id=verified)
+    )
+    with pytest.raises(RequiredByRules, match="'Trusted' require 'Verified'"):
+        await auto.catalog.delete(ADMIN, GUILD, verified)
+    assert len((await auto.rules.of_badge(GUILD, trusted))[1]) == 2
+
+
+async def test_only_members_seen_as_people_qualify(
+    auto: BadgeService, discord_facts: FakeDiscord
+) -> None:
+    tally = ActivityTally()
+    for i in range(3):  # a webhook's or a bot's id collects reactions: it has no record
+        tally.reaction(GUILD, 77, CHAT, START + timedelta(seconds=i))
+        tally.reaction(GUILD, 1, CHAT, START + timedelta(seconds=i))
+        tally.reaction(GUILD, 2, CHAT, START + timedelta(seconds=i))
+    seen(tally, 1, 2)
+    await auto.activity.record(*tally.take(START))
+    discord_facts.members_by_guild[GUILD] = {1: MemberFacts(1)}  # 2 left the server
+    liked = await _badge(auto, "Liked")
+    await auto.rules.add(ADMIN, GUILD, liked, RuleDraft(RuleKind.REACTIONS, 3))
+    assert await _holders(auto, liked) == {1}
+    board = await auto.activity.leaderboard(GUILD)
+    assert 77 not in {s.user_id for s in board}
+
+
+async def test_concurrent_roll_ups_count_once(auto: BadgeService) -> None:
+    """On PostgreSQL two processes' passes are real concurrent transactions."""
+    await _messages(auto, {1: 3}, START - timedelta(days=400))
+    await asyncio.gather(auto.activity.roll_up(), auto.activity.roll_up())
+    assert (await auto.activity.leaderboard(GUILD))[0].score == 3.0
+
+
+async def test_the_cooldown_is_per_channel(auto: BadgeService) -> None:
+    tally = ActivityTally()
+    seen(tally, 1)
+    for i in range(5):
+        at = START + timedelta(minutes=2 * i)
+        tally.message(GUILD, 1, SPAM, at)
+        tally.message(GUILD, 1, CHAT, at + timedelta(seconds=1))
+    await auto.activity.record(*tally.take(START))
+    badge = await _badge(auto, "Thoughtful")
+    draft = RuleDraft(RuleKind.MESSAGES, 5, cooldown=True, excluded_channel_ids=frozenset({SPAM}))
+    await auto.rules.add(ADMIN, GUILD, badge, draft)
+    assert await _holders(auto, badge) == {1}
+
+
+async def test_a_tie_ranks_as_the_top_list_does(auto: BadgeService) -> None:
+    top = await _badge(auto, "Top")
+    await _messages(auto, {10: 4, 11: 4}, START)
+    await auto.rules.add(ADMIN, GUILD, top, RuleDraft(RuleKind.TOP_ACTIVE, 1))
+    assert await _holders(auto, top) == {10}
+    (lower,) = (await auto.rules.progress(GUILD, 11))[0].rules
+    assert (lower.rank, lower.met) == (2, False)
+    (upper,) = (await auto.rules.progress(GUILD, 10))[0].rules
+    assert (upper.rank, upper.met) == (1, True)
+
+
+async def test_stepping_down_a_chain_gives_the_lower_badge_back_in_the_same_pass(
+    auto: BadgeService, clock: Clock
+) -> None:
+    bronze, silver = await _badge(auto, "Bronze"), await _badge(auto, "Silver")
+    await auto.rules.set_policy(ADMIN, GUILD, silver, auto_revoke=True)
+    await auto.rules.add(ADMIN, GUILD, bronze, RuleDraft(RuleKind.MESSAGES, 1))
+    await auto.rules.add(ADMIN, GUILD, silver, RuleDraft(RuleKind.MESSAGES, 3, window_days=7))
+    await auto.rules.add(
+        ADMIN,
+        GUILD,
+        silver,
+        RuleDraft(RuleKind.HOLDS_BADGE, 1, required_badge_id=bronze, replaces=True),
+    )
+    await _messages(auto, {1: 4}, START)
+    await auto.rules.evaluate(GUILD)
+    await auto.rules.evaluate(GUILD)
+    assert (await _holders(auto, bronze), await _holders(auto, silver)) == (set(), {1})
+    clock.now = START + timedelta(days=10)  # silver's window has passed: back to bronze
+    await auto.rules.evaluate(GUILD)
+    assert (await _holders(auto, bronze), await _holders(auto, silver)) == ({1}, set())
+
+
+async def test_auto_revoke_takes_back_only_automatic_awards(auto: BadgeService) -> None:
+    badge = await _badge(auto, "Weekly")
+    await auto.awards.award(MOD, GUILD, badge, 5, reason="by hand")
+    taken = await auto.awards.withdraw_automatic(GUILD, badge, {5}, "no longer meets")
+    assert taken == []
+    assert await _holders(auto, badge) == {5}
+
+
+async def test_a_member_who_left_stops_qualifying(auto: BadgeService) -> None:
+    await _messages(auto, {1: 5}, START)
+    await auto.activity.forget(GUILD, 1)
+    badge = await _badge(auto, "Regular")
+    await auto.rules.add(ADMIN, GUILD, badge, RuleDraft(RuleKind.MESSAGES, 5))
+    assert await _holders(auto, badge) == set()
