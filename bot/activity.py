@@ -117,9 +117,15 @@ class ActivityCounter:
             return
         now = self.clock()
         counted = self._counted_channel(member.guild, after.channel)
-        if counted is None:
+        listening = not (after.self_deaf or after.deaf)  # deafened time is not taking part
+        was_counting = (
+            before.channel is not None
+            and self._counted_channel(member.guild, before.channel) is not None
+            and not (before.self_deaf or before.deaf)
+        )
+        if counted is None or not listening:
             self.voice_clock.left(member.guild.id, member.id, now)
-        elif before.channel is None or before.channel.id != counted:
+        elif not was_counting or before.channel is None or before.channel.id != counted:
             self.voice_clock.joined(member.guild.id, member.id, counted, now)
         self.member(member)
         self._touch(member.guild.id, member.id)
@@ -139,9 +145,9 @@ class ActivityCounter:
         for channel in guild.voice_channels + guild.stage_channels:
             if self._counted_channel(guild, channel) is None:
                 continue
-            for user_id in channel.voice_states:
+            for user_id, voice in channel.voice_states.items():
                 member = guild.get_member(user_id)
-                if member is not None and not member.bot:
+                if member is not None and not member.bot and not (voice.self_deaf or voice.deaf):
                     self.voice_clock.joined(guild.id, user_id, channel.id, now)
 
     @staticmethod

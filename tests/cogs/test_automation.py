@@ -126,6 +126,9 @@ async def test_voice_minutes(world: World) -> None:
     now[0] += timedelta(minutes=25)
     await _flush(w)  # an ongoing session is credited at each flush
     now[0] += timedelta(minutes=20, seconds=30)
+    await w.alice.set_voice(self_deaf=True)  # deafened: not taking part
+    now[0] += timedelta(hours=3)
+    await w.alice.set_voice(self_deaf=False)
     await w.alice.leave_voice()
     await _flush(w)
     badge = await _badge(w, "Voice")
@@ -133,6 +136,8 @@ async def test_voice_minutes(world: World) -> None:
         w.general, "badge rule add", badge="Voice", kind="voice_minutes", threshold=45
     )
     assert await _holders(w, badge) == {w.alice.id}
+    (voice,) = (await w.bot.service.rules.progress(w.guild.id, w.alice.id, badge))[0].rules
+    assert voice.value == 45.0  # 25 + 20 minutes; the 3 deafened hours do not count
 
 
 async def test_tenure_comes_from_what_the_bot_saw_of_the_member(world: World) -> None:
