@@ -61,6 +61,7 @@ class ActivityCounter:
         self.tally.message(guild.id, author.id, _counted_as(message.channel), now)
         if isinstance(author, discord.Member):
             self.member(author)
+            self.bot.directory.remember(author)  # the event says they are a member
         self._touch(guild.id, author.id)
 
     def reaction(self, payload: discord.RawReactionActionEvent) -> None:

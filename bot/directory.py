@@ -13,7 +13,8 @@ from badges.role_rules import GuildFacts, MemberFacts, RoleFacts
 
 log = logging.getLogger(__name__)
 
-_RESOLVED_MAX = 10_000
+_RESOLVED_MAX = 200_000
+"""Members seen in interactions, messages and look-ups (about 100 bytes each)."""
 _QUERY_CHUNK = 100  # Discord's limit of user ids per member request
 
 
@@ -102,6 +103,7 @@ class DiscordDirectory:
                     )
                     for member in members:
                         found[member.id] = _member(member)
+                        self.remember(member)  # asked once: not again on the next pass
             except (TimeoutError, RuntimeError, discord.ClientException, discord.HTTPException):
                 # RuntimeError: no gateway connection for this guild (not connected yet)
                 log.warning("could not look up %d members of guild %s", len(unknown), guild_id)

@@ -192,13 +192,17 @@ class Awards:
         awarded: list[int] = []
         ids = sorted(user_ids)
         for start in range(0, len(ids), BULK_MAX):
+            # asked before the transaction: Discord's answer may take a while (rate limits),
+            # and no lock may be held meanwhile
+            chunk = await self._eligible(guild_id, ids[start : start + BULK_MAX])
+            if not chunk:
+                continue
             async with self._core.write() as tx:
                 badge = await tx.badge(guild_id, badge_id)
                 if not badge.is_active:
                     return awarded
                 if await self._roles.power_of(badge):
                     raise Forbidden(POWER_NOT_AUTOMATIC, required=Level.ADMIN)
-                chunk = await self._eligible(guild_id, ids[start : start + BULK_MAX])
                 awards = [self._core.new_award(AUTOMATIC, badge, uid, reason) for uid in chunk]
                 inserted = await tx.uow.awards.add_many(awards)
                 done = [uid for uid in chunk if uid in inserted]
