@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from badges.automation import (
+    AwardPolicy,
+    BadgeProgress,
+    EvaluationReport,
+    Rule,
+    RuleProgress,
+    describe,
+)
 from badges.model import AuditEvent, Award, Badge, BulkAwardResult, MemberBadge
 
 _CUSTOM_EMOJI = re.compile(r"<(a?):[A-Za-z0-9_]{2,32}:([0-9]{15,21})>")
@@ -107,4 +116,71 @@ def bulk(result: BulkAwardResult) -> dict[str, Any]:
         "alreadyHeld": [str(u) for u in result.already_held],
         "refused": [{"userId": str(u), "reason": r} for u, r in result.refused.items()],
         "awardedCount": result.badge.awarded_count,
+    }
+
+
+def rule(r: Rule, names: Mapping[str, str]) -> dict[str, Any]:
+    """A rule; ``names`` (badge id -> name) words the badge a holds_badge rule requires."""
+    w = r.weights_used
+    return {
+        "id": str(r.id),
+        "kind": r.kind.value,
+        "threshold": r.threshold,
+        "windowDays": r.window_days,
+        "excludedChannelIds": [str(c) for c in sorted(r.excluded_channel_ids)],
+        "cooldown": r.cooldown,
+        "weights": {
+            "messages": w.messages,
+            "reactions": w.reactions,
+            "voiceMinutes": w.voice_minutes,
+        },
+        "requiredBadgeId": r.required_badge_id,
+        "replaces": r.replaces,
+        "description": describe(r, names),
+        "createdAt": stamp(r.created_at),
+    }
+
+
+def policy(p: AwardPolicy) -> dict[str, Any]:
+    return {
+        "badgeId": p.badge_id,
+        "awarders": p.awarders.value,
+        "roleId": _sid(p.role_id),
+        "perDay": p.per_day,
+        "selfAward": p.self_award,
+        "autoRevoke": p.auto_revoke,
+        "rotationHours": p.rotation_hours,
+    }
+
+
+def evaluation(report: EvaluationReport) -> dict[str, Any]:
+    return {
+        "awarded": report.awarded,
+        "revoked": report.revoked,
+        "refused": [{"badgeId": b, "reason": why} for b, why in report.refused.items()],
+    }
+
+
+def _rule_progress(item: RuleProgress, names: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "rule": rule(item.rule, names),
+        "value": float(item.value),
+        "target": float(item.target),
+        "met": item.met,
+        "rank": item.rank,
+    }
+
+
+def progress(user_id: int, badges: list[BadgeProgress], names: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "userId": str(user_id),
+        "badges": [
+            {
+                "badgeId": b.badge_id,
+                "badgeName": b.badge_name,
+                "held": b.held,
+                "rules": [_rule_progress(item, names) for item in b.rules],
+            }
+            for b in badges
+        ],
     }

@@ -51,6 +51,12 @@ async def test_openapi_documents_every_route_with_examples(
         ("/badges/award/bulk", "post"),
         ("/badges/{badgeId}/users/{userId}", "delete"),
         ("/users/{userId}/history", "get"),
+        ("/badges/{badgeId}/rules", "get"),
+        ("/badges/{badgeId}/rules", "post"),
+        ("/badges/{badgeId}/rules/{ruleId}", "delete"),
+        ("/badges/{badgeId}/policy", "get"),
+        ("/badges/{badgeId}/policy", "put"),
+        ("/users/{userId}/progress", "get"),
     }
     components = schema["components"]["schemas"]
     for path, method, op in _operations(schema):
