@@ -46,6 +46,10 @@ class SqlActivityRepository:
             }
             for c in counts
         ]
+        await self._in_chunks(stmt, rows)
+
+    async def _in_chunks(self, stmt: Any, rows: list[dict[str, Any]]) -> None:
+        """One cached statement over the rows, ``_CHUNK`` at a time."""
         for start in range(0, len(rows), _CHUNK):
             await self._s.execute(stmt, rows[start : start + _CHUNK])
 
@@ -69,8 +73,7 @@ class SqlActivityRepository:
             }
             for r in records
         ]
-        for start in range(0, len(rows), _CHUNK):
-            await self._s.execute(stmt, rows[start : start + _CHUNK])
+        await self._in_chunks(stmt, rows)
 
     def _scored(
         self,

@@ -22,7 +22,15 @@ from badges.errors import (
 from badges.model import Badge, DeletedBadge, EventKind, Page, RoleAction, Slice
 from badges.permissions import Actor, Operation, authorize
 from badges.ports import UnitOfWork
-from badges.service.core import ServiceCore, Tx, keyset, page_bounds, plain, walk_bounds
+from badges.service.core import (
+    ServiceCore,
+    Tx,
+    badge_names,
+    keyset,
+    page_bounds,
+    plain,
+    walk_bounds,
+)
 from badges.service.role_links import RoleLinks
 
 MAX_BADGE_PAGE = 1000
@@ -327,7 +335,7 @@ async def _refuse_while_required(tx: Tx, badge: Badge) -> None:
     )
     if not dependants:
         return
-    names = {bid: name for name, bid in await tx.uow.badges.id_names(badge.guild_id)}
+    names = await badge_names(tx.uow, badge.guild_id)
     listed = ", ".join(f"'{clip(names.get(b, '?'))}'" for b in dependants[:5])
     raise RequiredByRules(
         f"The automatic rules of {listed} require '{clip(badge.name)}': remove those rules "

@@ -207,5 +207,10 @@ class ServiceCore:
         )
 
 
+async def badge_names(uow: UnitOfWork, guild_id: int) -> dict[str, str]:
+    """badge id -> name, for the guild."""
+    return {badge_id: name for name, badge_id in await uow.badges.id_names(guild_id)}
+
+
 def plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
