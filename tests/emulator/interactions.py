@@ -115,7 +115,8 @@ class Interaction:
         self.done.set()
 
     async def wait(self, within: float = 10.0) -> Interaction:
-        """Wait until a reply with content arrived (or an autocomplete or modal answer)."""
+        """Wait until a reply with content arrived (or an autocomplete or modal answer), or
+        Discord refused a response after the deadline (10062)."""
         await asyncio.wait_for(self.done.wait(), within)
         return self
 

@@ -660,6 +660,7 @@ class DiscordEmulator:
         body = await _body(request)
         if record.expired(at):
             record.refused.append(10062)
+            record.done.set()  # the interaction is dead: nobody waits for its reply
             return error(404, 10062, "Unknown interaction")
         if record.acked_at is not None:
             record.refused.append(40060)
