@@ -430,7 +430,7 @@ async def one(
 
 def ratio(ours: int, naive: int) -> str:
     if naive:
-        return f"ours {rate(ours)} / naive {rate(naive)} = {ours / naive:.1f}x"
+        return f"ours {rate(ours)} / naive {rate(naive)} = {ours / naive:.2g}x"
     return f"ours {rate(ours)} / naive {rate(naive)}"
 
 
