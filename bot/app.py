@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord.ext import commands, tasks
@@ -54,7 +55,14 @@ class BadgeBot(commands.Bot):
 
     tree: BadgeTree
 
-    def __init__(self, settings: Settings, database: Database, *, owns_database: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        owns_database: bool,
+        **client_options: Any,
+    ) -> None:
         # no voice is used: discord.py's warnings about voice libraries are noise
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -66,6 +74,7 @@ class BadgeBot(commands.Bot):
             tree_cls=BadgeTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
         )
         self.settings = settings
         self.database = database
@@ -179,6 +188,14 @@ class BadgeBot(commands.Bot):
         if self._owns_database:
             await self.database.dispose()
 
+    def owns(self, guild_id: int) -> bool:
+        """Whether this process runs the shard of ``guild_id`` (every guild when unsharded):
+        Discord's rule, shard = (guild_id >> 22) % shard_count."""
+        shards = self.settings.shards
+        if shards is None or self.settings.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.settings.shard_count in shards
+
     async def actor(
         self, interaction: discord.Interaction, operation: Operation | None = None
     ) -> Actor:
@@ -202,7 +219,22 @@ class BadgeBot(commands.Bot):
         return actor
 
 
+class ShardedBadgeBot(BadgeBot, commands.AutoShardedBot):
+    """The bot running some (or all) of ``shard_count`` shards in this process; the other
+    shards run in other processes on the same PostgreSQL database."""
+
+
 def create_bot(settings: Settings, *, database: Database | None = None) -> BadgeBot:
-    """Build the bot without connecting. Pass ``database`` to share one (tests, tools)."""
+    """Build the bot without connecting. Pass ``database`` to share one (tests, tools).
+    With ``shard_count`` set it runs the shards ``shard_ids`` (all by default)."""
     owns = database is None
-    return BadgeBot(settings, database or Database(settings.database_url), owns_database=owns)
+    database = database or Database(settings.database_url)
+    if settings.shard_count is None:
+        return BadgeBot(settings, database, owns_database=owns)
+    return ShardedBadgeBot(
+        settings,
+        database,
+        owns_database=owns,
+        shard_count=settings.shard_count,
+        shard_ids=list(settings.shards or ()),
+    )

@@ -36,13 +36,17 @@ class Live:
     async def until(
         self, condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0
     ) -> None:
-        """Wait (real time, bounded) until ``condition`` holds."""
-        async with asyncio.timeout(within):
-            while True:
-                result = condition()
-                if result if isinstance(result, bool) else await result:
-                    return
-                await asyncio.sleep(0.02)
+        await until(condition, within)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
+    """Wait (real time, bounded) until ``condition`` holds."""
+    async with asyncio.timeout(within):
+        while True:
+            result = condition()
+            if result if isinstance(result, bool) else await result:
+                return
+            await asyncio.sleep(0.02)
 
 
 async def populate(emu: DiscordEmulator) -> tuple[Guild, dict[str, Member], int]:

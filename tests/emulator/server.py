@@ -149,11 +149,22 @@ class DiscordEmulator:
         self.users[user.id] = user
         return user
 
-    def create_guild(self, name: str = "Emulated", *, owner: User | None = None) -> Guild:
-        """A guild the bot is in (it arrives as GUILD_CREATE when the bot identifies)."""
+    def create_guild(
+        self,
+        name: str = "Emulated",
+        *,
+        owner: User | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> Guild:
+        """A guild the bot is in (it arrives as GUILD_CREATE when the bot identifies); with
+        ``shard=(shard_id, shard_count)`` its id falls on that shard."""
         owner = owner or self.users.get(OWNER_ID) or User(OWNER_ID, "owner")
         self.users[owner.id] = owner
-        guild = new_guild(name, owner=owner)
+        guild_id = snowflake()
+        if shard is not None:
+            shard_id, count = shard
+            guild_id += ((shard_id - (guild_id >> 22)) % count) << 22
+        guild = new_guild(name, owner=owner, guild_id=guild_id)
         self.guilds[guild.id] = guild
         return guild
 
