@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path
 
-from api import errors
+from api import errors, metrics
 from api.auth import TokenBuckets
 from api.idempotency import KEEP
 from api.limits import BodyLimit, RateHeaders
@@ -31,7 +31,7 @@ from db.migrate import prepare_database
 
 log = logging.getLogger("api")
 
-PREFIX = "/api/v1/guilds/{guildId}"
+PREFIX = metrics.GUILD_PREFIX
 PURGE_EVERY = 600.0
 
 DESCRIPTION = """\
@@ -113,6 +113,7 @@ def create_app(
         redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     errors.install(app)
+    metrics.install(app, settings)
     app.add_middleware(RateHeaders)
     app.add_middleware(BodyLimit)
     app.include_router(build_router(_guild_from_path, include_in_schema=True), prefix=PREFIX)

@@ -16,6 +16,7 @@ from badges.model import (
     ApiToken,
     AuditEvent,
     Award,
+    Backlog,
     Badge,
     Gate,
     GuildSettings,
@@ -314,6 +315,10 @@ class RoleQueue(Protocol):
         ...
 
     async def guilds_due(self, now: datetime) -> list[int]: ...
+    async def backlog(self) -> list[Backlog]:
+        """Every guild with queued or failed changes (for monitoring)."""
+        ...
+
     async def cancel_role(
         self, guild_id: int, role_id: int, actions: Sequence[RoleAction] | None = None
     ) -> int:

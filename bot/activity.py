@@ -20,6 +20,7 @@ import discord
 
 from badges.activity import ActivityTally, VoiceClock
 from badges.automation import MemberRecord
+from bot import metrics
 from db import state
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class ActivityCounter:
             return  # joins, pins, boosts and other system messages
         now = self.clock()
         self.tally.message(guild.id, author.id, _counted_as(message.channel), now)
+        metrics.EVENTS_COUNTED.labels("message").inc()
         if isinstance(author, discord.Member):
             self.member(author)
             self.bot.directory.remember(author)  # the event says they are a member
@@ -91,6 +93,7 @@ class ActivityCounter:
         channel = self.bot.get_channel(payload.channel_id)
         channel_id = _counted_as(channel) if channel is not None else payload.channel_id
         self.tally.reaction(payload.guild_id, author_id, channel_id, self.clock())
+        metrics.EVENTS_COUNTED.labels("reaction").inc()
         if payload.member is not None:
             self.member(payload.member)
         self._touch(payload.guild_id, author_id)
@@ -128,6 +131,7 @@ class ActivityCounter:
             self.voice_clock.left(member.guild.id, member.id, now)
         elif not was_counting or before.channel is None or before.channel.id != counted:
             self.voice_clock.joined(member.guild.id, member.id, counted, now)
+            metrics.EVENTS_COUNTED.labels("voice_join").inc()
         self.member(member)
         self._touch(member.guild.id, member.id)
 

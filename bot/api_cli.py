@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -51,6 +53,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # each worker writes its metrics there; a scrape of any worker sums them all
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="badgebot-metrics-")
     try:
         asyncio.run(_prepare(settings))  # once, before the workers start
     except DatabaseBehind as exc:

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
+from aiohttp import web
 from discord.ext import commands, tasks
 
 from api.webhook_sender import sender_for
 from badges.change_feed import ChangeFeed
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
+from badges.service.core import utcnow
+from bot import metrics
 from bot.activity import ActivityCounter
 from bot.api_server import EmbeddedApi
 from bot.caches import BadgeCatalog, GateCache, PolicyCache, SettingsCache
@@ -94,6 +98,7 @@ class BadgeBot(commands.Bot):
         self._webhook_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.api: EmbeddedApi | None = None
+        self._metrics: web.AppRunner | None = None
         self.webhooks = sender_for(self.service, database)
         self.webhooks.on_kick = self._webhooks_wake
         for listener in (
@@ -119,6 +124,14 @@ class BadgeBot(commands.Bot):
         if self.settings.api_port is not None:
             self.api = EmbeddedApi(self, self.settings.api_port)
             self.api.start()
+        if self.settings.metrics_port is not None:
+            token = self.settings.metrics_token
+            self._metrics = await metrics.metrics_server(
+                self.settings.metrics_host,
+                self.settings.metrics_port,
+                self.refresh_metrics,
+                token.get_secret_value() if token else None,
+            )
         # Everything loaded so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise add tens of ms to some commands.
         gc.collect()
@@ -172,7 +185,36 @@ class BadgeBot(commands.Bot):
         log.info("command tree synced (%s)", f"guild {guild.id}" if guild else "global")
         return True
 
+    async def refresh_metrics(self) -> None:
+        """The gauges read at scrape time: this process's guilds' role queues, and the
+        gateway latency of each of its shards."""
+        backlog = [b for b in await self.service.queue.backlog() if self.owns(b.guild_id)]
+        now = utcnow()
+        for gauge in (metrics.QUEUE_PENDING, metrics.QUEUE_OLDEST, metrics.QUEUE_FAILED):
+            gauge.clear()
+        for guild in backlog:
+            label = str(guild.guild_id)
+            metrics.QUEUE_PENDING.labels(label).set(guild.pending)
+            metrics.QUEUE_FAILED.labels(label).set(guild.failed)
+            oldest = guild.oldest_pending
+            metrics.QUEUE_OLDEST.labels(label).set(
+                (now - oldest).total_seconds() if oldest else 0.0
+            )
+        metrics.GATEWAY_LATENCY.clear()
+        for shard_id, latency in self.shard_latencies():
+            if math.isfinite(latency):
+                metrics.GATEWAY_LATENCY.labels(str(shard_id)).set(latency)
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return [(0, self.latency)]
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        metrics.INTERACTIONS.labels(interaction.type.name).inc()
+
     async def close(self) -> None:
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+            self._metrics = None
         if self.api is not None:
             await self.api.stop()
         self.send_webhooks.cancel()
@@ -222,6 +264,9 @@ class BadgeBot(commands.Bot):
 class ShardedBadgeBot(BadgeBot, commands.AutoShardedBot):
     """The bot running some (or all) of ``shard_count`` shards in this process; the other
     shards run in other processes on the same PostgreSQL database."""
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return list(self.latencies)
 
 
 def create_bot(settings: Settings, *, database: Database | None = None) -> BadgeBot:

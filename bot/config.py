@@ -57,6 +57,21 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         default=50, ge=1, description="Requests an API token may make at once before waiting."
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics at /metrics on this port (`badgebot run`); the "
+        "REST API serves them at its own /metrics.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the bot's metrics listen on (loopback)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="If set, /metrics asks for `Authorization: Bearer <this>` (the API's "
+        "/metrics is on the API's public port).",
+    )
 
     activity_flush_seconds: float = Field(
         default=5.0,

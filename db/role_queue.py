@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from badges.model import NewRoleChange, RoleAction, RoleChange
+from badges.model import Backlog, NewRoleChange, RoleAction, RoleChange
 from db.repositories import dialect_insert
 from db.tables import AWARDS, BADGES, ROLE_CHANGES
 
@@ -278,6 +279,20 @@ class SqlRoleQueue:
     async def guilds_due(self, now: datetime) -> list[int]:
         stmt = select(C.guild_id).where(C.status == PENDING, C.next_attempt_at <= now).distinct()
         return list((await self._s.scalars(stmt)).all())
+
+    async def backlog(self) -> list[Backlog]:
+        stmt = select(C.guild_id, C.status, func.count(), func.min(C.created_at)).group_by(
+            C.guild_id, C.status
+        )
+        found: dict[int, Backlog] = {}
+        for guild_id, status, count, oldest in (await self._s.execute(stmt)).all():
+            seen = found.get(guild_id) or Backlog(guild_id, 0, 0, None)
+            if status == PENDING:
+                seen = replace(seen, pending=int(count), oldest_pending=oldest)
+            elif status == FAILED:
+                seen = replace(seen, failed=int(count))
+            found[guild_id] = seen
+        return list(found.values())
 
     async def cancel_role(
         self, guild_id: int, role_id: int, actions: Sequence[RoleAction] | None = None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from badges.model import EventKind, NewEvent, RoleAction, RoleChange
+from badges.model import Backlog, EventKind, NewEvent, RoleAction, RoleChange
 from badges.permissions import Actor, Operation, authorize
 from badges.role_rules import Problem
 from badges.service.core import DISCORD, ServiceCore
@@ -39,6 +39,11 @@ class SyncQueue:
     async def guilds_due(self) -> list[int]:
         async with self._core.read() as uow:
             return await uow.role_queue.guilds_due(self._core.clock())
+
+    async def backlog(self) -> list[Backlog]:
+        """Every guild with changes waiting or failed (monitoring)."""
+        async with self._core.read() as uow:
+            return await uow.role_queue.backlog()
 
     async def problem(self, change: RoleChange) -> Problem | None:
         """Why this change must not be applied now (the bot cannot, or the role gained power

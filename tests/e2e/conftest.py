@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -65,13 +66,13 @@ async def populate(emu: DiscordEmulator) -> tuple[Guild, dict[str, Member], int]
 
 @contextlib.asynccontextmanager
 async def connected(
-    emu: DiscordEmulator, database: Database, *, members_intent: bool = True
+    emu: DiscordEmulator, database: Database, *, members_intent: bool = True, **settings: Any
 ) -> AsyncIterator[tuple[BadgeBot, asyncio.Task[None]]]:
     """The bot logged in and connected to ``emu`` (READY seen); closed afterwards."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, discord_token=emu.token, members_intent=members_intent
+    config = Settings(  # type: ignore[call-arg]
+        _env_file=None, discord_token=emu.token, members_intent=members_intent, **settings
     )
-    bot = create_bot(settings, database=database)
+    bot = create_bot(config, database=database)
     bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
     with point_at(emu):
         task: asyncio.Task[None] | None = None
