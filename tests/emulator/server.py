@@ -324,9 +324,10 @@ class DiscordEmulator:
         }
 
     def _guild_creates(self, session: Session) -> list[dict[str, Any]]:
-        members = bool(session.intents & 2)
+        """Like Discord: a large guild (more members than the client's ``large_threshold``)
+        comes without its member list; the client asks for chunks (op 8)."""
         return [
-            guild.payload(with_members=members or len(guild.members) <= 100)
+            guild.payload(with_members=len(guild.members) <= session.large_threshold)
             for guild in self.guilds.values()
             if session.owns(guild.id)
         ]
