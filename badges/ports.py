@@ -315,6 +315,17 @@ class RoleQueue(Protocol):
         ...
 
     async def guilds_due(self, now: datetime) -> list[int]: ...
+    async def claim(
+        self, guild_id: int, now: datetime, limit: int, holder: str, until: datetime
+    ) -> list[RoleChange]:
+        """Due changes of the guild that no other process holds, leased to ``holder`` until
+        ``until`` (its own earlier claims included); in queue order."""
+        ...
+
+    async def renew(self, guild_id: int, holder: str, until: datetime) -> int:
+        """Extend ``holder``'s leases in the guild; how many it holds."""
+        ...
+
     async def backlog(self) -> list[Backlog]:
         """Every guild with queued or failed changes (for monitoring)."""
         ...
