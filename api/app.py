@@ -66,7 +66,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database if shared else Database(settings.database_url)
+        db = (
+            database
+            if shared
+            else Database(settings.database_url, pool_size=settings.database_pool_size)
+        )
         assert db is not None
         try:
             if not shared:

@@ -273,7 +273,7 @@ def create_bot(settings: Settings, *, database: Database | None = None) -> Badge
     """Build the bot without connecting. Pass ``database`` to share one (tests, tools).
     With ``shard_count`` set it runs the shards ``shard_ids`` (all by default)."""
     owns = database is None
-    database = database or Database(settings.database_url)
+    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     if settings.shard_count is None:
         return BadgeBot(settings, database, owns_database=owns)
     return ShardedBadgeBot(

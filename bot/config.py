@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///badgebot.db",
         description="SQLAlchemy URL; SQLite by default, postgresql+asyncpg://... for scale.",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections each process keeps (as many again on bursts).",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     dev_guild_id: int | None = Field(
         default=None, description="Sync commands to this guild only, instantly (development)."
