@@ -84,6 +84,8 @@ class DiscordEmulator:
         self.latencies: dict[str, float] = {}
         self.storms: Counter[str] = Counter()
         self.refused_roles: set[int] = set()  # role ids Discord answers 50013 for
+        self.overlaps: list[str] = []  # role requests that arrived while one was in flight
+        self._in_flight: set[str] = set()
         self.base_url = ""
         self.gateway_url = ""
         self.gateway = Gateway(
@@ -355,6 +357,20 @@ class DiscordEmulator:
             return await handler(request)
         arrived = time.monotonic()
         route = _route_name(request)
+        target = request.path if route.startswith("member role") else None
+        if target is not None:
+            if target in self._in_flight:
+                self.overlaps.append(target)  # two requests for one member and role at once
+            self._in_flight.add(target)
+        try:
+            return await self._answer(request, handler, route, arrived)
+        finally:
+            if target is not None:
+                self._in_flight.discard(target)
+
+    async def _answer(
+        self, request: web.Request, handler: Handler, route: str, arrived: float
+    ) -> web.StreamResponse:
         delay = self.latencies.get(route, self.latencies.get("*", 0.0))
         if delay:
             await asyncio.sleep(delay)
