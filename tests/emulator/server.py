@@ -3,7 +3,8 @@ gateway at ``/``, over one shared model of guilds (tests.emulator.state).
 
 Tests and benchmarks drive it in process: ``create_guild``, ``add_member``, ``invoke`` (a slash
 command as a member would run it), ``click`` (a button), faults (``storm``, ``latency``,
-``gateway.drop``, ``refuse_resumes``, ``go_down``/``come_back``), and read what happened:
+``gateway.drop``, ``refuse_resumes``, ``go_down``/``come_back``), a hook on every accepted
+role change (``on_role_change``), and read what happened:
 ``calls`` (every REST request), ``interactions``, the guilds' state.
 """
 
@@ -86,6 +87,10 @@ class DiscordEmulator:
         self.refused_roles: set[int] = set()  # role ids Discord answers 50013 for
         self.overlaps: list[str] = []  # role requests that arrived while one was in flight
         self._in_flight: set[str] = set()
+        self.on_role_change: Callable[[str, Guild, Member, int], None] | None = None
+        """Called with (method, guild, member, role id) each time Discord accepts a member
+        role PUT or DELETE, after the member's roles changed and before the 204 is sent
+        (e.g. to kill the bot between Discord's change and the bot hearing of it)."""
         self.base_url = ""
         self.gateway_url = ""
         self.gateway = Gateway(
@@ -552,6 +557,8 @@ class DiscordEmulator:
             member.roles.discard(role_id)
         if member.roles != before:
             await self._member_updated(guild, member.user.id)
+        if self.on_role_change is not None:
+            self.on_role_change(request.method, guild, member, role_id)
         return web.Response(status=204)
 
     async def _get_guild(self, request: web.Request) -> web.Response:
