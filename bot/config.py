@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///badgebot.db",
         description="SQLAlchemy URL; SQLite by default, postgresql+asyncpg://... for scale.",
     )
+    role_lease_seconds: float = Field(
+        default=60.0,
+        ge=2,
+        le=600,
+        description="A process holds the role changes it claimed this long (renewing while it "
+        "works); after a crash, another process takes them over once it ran out.",
+    )
     database_pool_size: int = Field(
         default=10,
         ge=1,
