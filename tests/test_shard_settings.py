@@ -3,12 +3,14 @@ operator meets them: `badgebot run --shard-ids ... --shard-count ...` and the en
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from bot.app import BadgeBot, ShardedBadgeBot, create_bot
 from bot.config import Settings
+from db.database import Database
 from tests.test_cli import _run
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.GbEmul.emulator-token-not-a-real-one-000"
@@ -83,3 +85,27 @@ def test_api_workers_refuse_sqlite(tmp_path: Path) -> None:
     result = _run(["api", "--workers", "2"], tmp_path)
     assert result.returncode == 2
     assert "SQLite is for one process" in result.stderr
+
+
+async def test_each_process_reports_only_its_own_unclean_stop(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes of one bot: one that starts while the other runs does not claim the
+    other crashed; a process that really stopped without writing its counts says so."""
+    url = str(database.url.render_as_string(hide_password=False))
+
+    def process(shards: str) -> BadgeBot:
+        return create_bot(
+            settings(shard_count=4, shard_ids=shards, database_url=url), database=database
+        )
+
+    first, second = process("0,1"), process("2,3")
+    with caplog.at_level(logging.WARNING, logger="bot.activity"):
+        await first.counter.started()
+        await second.counter.started()  # the first still runs: not a crash
+        assert "without a clean shutdown" not in caplog.text
+        await first.counter.stopped()
+        await process("0,1").counter.started()  # after a clean stop
+        assert "without a clean shutdown" not in caplog.text
+        await process("2,3").counter.started()  # the second never stopped
+        assert caplog.text.count("without a clean shutdown") == 1
