@@ -90,7 +90,7 @@ class BadgeBot(commands.Bot):
         self.gate_cache = GateCache(self.service)
         self.policy_cache = PolicyCache(self.service)
         self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
-        self.log_channel = LogChannelPoster(self, self.guild_settings)
+        self.log_channel = LogChannelPoster(self, self.guild_settings, owns=self.owns)
         self.role_sync = RoleSyncWorker(self)
         self.changes = ChangeFeed(self.service.core)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None

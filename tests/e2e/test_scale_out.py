@@ -193,6 +193,18 @@ async def test_an_api_change_reaches_both_bot_processes_caches(
                 return False
 
         await until(api_up, within=20)
+        log_channels = {}
+        for guild in (one_of_a, one_of_b):
+            log_channels[guild.id] = guild.add_channel("badge-log").id
+            await emu.gateway.dispatch(
+                "CHANNEL_CREATE",
+                guild.channels[log_channels[guild.id]].payload(),
+                guild_id=guild.id,
+            )
+            chosen = await emu.invoke(
+                guild, guild.owner_id, "badge config log-channel", channel=log_channels[guild.id]
+            )
+            await chosen.wait(within=10)
         for guild in (one_of_a, one_of_b):
             token = (await service.tokens.create(SUPER, guild.id, Level.ADMIN, "e2e")).secret
             # the bot processes have served this guild's autocomplete before (cache warm)
@@ -214,3 +226,11 @@ async def test_an_api_change_reaches_both_bot_processes_caches(
 
             await until(shown, within=5)
             assert time.monotonic() - made < 1.5
+        # each change is posted once, by the process that owns the guild
+        await until(lambda: all(emu.channel_messages.get(c) for c in log_channels.values()))
+        await asyncio.sleep(1.0)
+        for channel_id in log_channels.values():
+            titles = [e.get("title") for r in emu.channel_messages[channel_id] for e in r.embeds]
+            assert titles.count("Badge created") == 1, titles
+        for run in fleet.runs:
+            assert "is gone" not in run.stderr
