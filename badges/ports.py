@@ -315,6 +315,10 @@ class RoleQueue(Protocol):
         ...
 
     async def guilds_due(self, now: datetime) -> list[int]: ...
+    async def next_attempts(self, guild_id: int | None = None) -> dict[int, datetime]:
+        """When the earliest pending change of each guild (or only of ``guild_id``) is due."""
+        ...
+
     async def claim(
         self, guild_id: int, now: datetime, limit: int, holder: str, until: datetime
     ) -> list[RoleChange]:

@@ -1,14 +1,18 @@
 """In-memory per-guild caches that keep autocomplete and permission checks off the database.
 
 Autocomplete must answer within Discord's 3 seconds and cannot defer, so badge names and
-gated channels are served from memory. A guild's entry is dropped whenever a change there is
-reported, by this process at once and by any other through the change feed. Each drop bumps
-the guild's version, and a load that was in flight across a drop is not stored: it may have
-read the data from before the change (a removed moderator role must stop granting at once).
+gated channels are served from memory; so are the badges and settings a command checks before
+it acknowledges (``peek``: a cold or expired entry says so instead of reading). A guild's
+entry is dropped whenever a change there is reported, by this process at once and by any
+other through the change feed. Each drop bumps the guild's version, and a load that was in
+flight across a drop is not stored: it may have read the data from before the change (a
+removed moderator role must stop granting at once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,9 @@ from typing import Generic, TypeVar
 from badges.automation import AwardPolicy
 from badges.model import AuditEvent, EventKind, Gate, GuildSettings
 from badges.service import BadgeService
+from badges.service.catalog import BadgeIndex
+
+log = logging.getLogger(__name__)
 
 _TTL = 300.0
 _BADGE_KINDS = {
@@ -32,27 +39,91 @@ V = TypeVar("V")
 
 
 class GuildCache(Generic[V]):
-    """One value per guild, loaded on demand, dropped on change, with a time-to-live."""
+    """One value per guild, loaded on demand, dropped on change, with a time-to-live.
+
+    A guild in use stays in memory, so commands can decide before they acknowledge: a value
+    that changed is loaded again at once, in the background, and one past half its
+    time-to-live is refreshed ahead of expiry."""
 
     def __init__(self, load: Callable[[int], Awaitable[V]], *, ttl: float = _TTL) -> None:
         self._load = load
         self._ttl = ttl
         self._values: dict[int, tuple[float, V]] = {}
         self._versions: dict[int, int] = {}
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
 
     async def get(self, guild_id: int) -> V:
-        cached = self._values.get(guild_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
+        cached = self.peek(guild_id)
+        if cached is not None:
+            return cached
         version = self._versions.get(guild_id, 0)
         value = await self._load(guild_id)
         if self._versions.get(guild_id, 0) == version:  # nothing changed while loading
             self._values[guild_id] = (time.monotonic(), value)
         return value
 
+    def peek(self, guild_id: int) -> V | None:
+        """The guild's value if memory holds a fresh one; None means ``get`` would read."""
+        cached = self._values.get(guild_id)
+        if cached is None:
+            return None
+        age = time.monotonic() - cached[0]
+        if age >= self._ttl:
+            return None
+        if age >= self._ttl / 2:
+            self._refresh_soon(guild_id)
+        return cached[1]
+
     def drop(self, guild_id: int) -> None:
         self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
-        self._values.pop(guild_id, None)
+        if self._values.pop(guild_id, None) is not None:
+            self._refresh_soon(guild_id, again=True)
+
+    def forget(self) -> None:
+        """Forget every guild, loading nothing now (a start with nothing in memory)."""
+        for guild_id in list(self._values):
+            self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
+        self._values.clear()
+
+    def warm(self, guild_id: int) -> None:
+        """Load the guild's value in the background unless memory holds it."""
+        if guild_id not in self._values:
+            self._refresh_soon(guild_id)
+
+    def _refresh_soon(self, guild_id: int, *, again: bool = False) -> None:
+        """Load in the background; ``again``: even if a load is under way (it may have read
+        what a change has just made stale, and will not be stored)."""
+        if guild_id in self._refreshing and not again:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a sync caller): the next ``get`` loads
+            return
+        task = loop.create_task(self._refresh(guild_id))
+        self._refreshing[guild_id] = task
+        task.add_done_callback(lambda t: self._finished(guild_id, t))
+
+    def _finished(self, guild_id: int, task: asyncio.Task[None]) -> None:
+        if self._refreshing.get(guild_id) is task:
+            del self._refreshing[guild_id]
+
+    async def _refresh(self, guild_id: int) -> None:
+        version = self._versions.get(guild_id, 0)
+        try:
+            value = await self._load(guild_id)
+        except Exception:  # the next ``get`` tries again, in the foreground
+            log.warning("refreshing a cache of guild %s failed", guild_id, exc_info=True)
+            return
+        if self._versions.get(guild_id, 0) == version:
+            self._values[guild_id] = (time.monotonic(), value)
+
+    async def close(self) -> None:
+        """Stop background loads (the database is about to close)."""
+        tasks = list(self._refreshing.values())
+        self._refreshing.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +132,15 @@ class CatalogEntry:
     slug: str
 
 
-class BadgeCatalog(GuildCache[list[CatalogEntry]]):
-    """Badge names and slugs of each guild, for autocomplete."""
+class BadgeCatalog(GuildCache[BadgeIndex]):
+    """The badges of each guild: autocomplete, and finding a badge option before the
+    interaction is acknowledged. Holder counts in it may lag: read a badge to show them."""
 
     def __init__(self, service: BadgeService, *, ttl: float = _TTL) -> None:
-        async def load(guild_id: int) -> list[CatalogEntry]:
-            return [CatalogEntry(n, s) for n, s in await service.catalog.names(guild_id)]
-
-        super().__init__(load, ttl=ttl)
+        super().__init__(service.catalog.index, ttl=ttl)
 
     async def entries(self, guild_id: int) -> list[CatalogEntry]:
-        return await self.get(guild_id)
+        return [CatalogEntry(b.name, b.slug) for b in (await self.get(guild_id)).badges]
 
     async def suggest(self, guild_id: int, typed: str, limit: int = 25) -> list[CatalogEntry]:
         """Names starting with what was typed first, then names or slugs containing it."""

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 import discord
-from discord.backoff import ExponentialBackoff
+from discord.ext import commands
 from pydantic import ValidationError
 
 from bot import api_cli
@@ -36,53 +37,166 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-class _OneLineReconnects(logging.Filter):
-    """discord.py logs every failed reconnect with a full traceback: keep one line."""
+log = logging.getLogger("badgebot")
+
+
+class Outage:
+    """One log line when Discord stops answering and one when it answers again, however
+    many tries lie between (a traceback or a line per try would bury everything else)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException, what: str) -> bool:
+        """Note a failed try; True if it began a new outage (and was logged)."""
+        if self.since is not None:
+            return False
+        self.since = self._clock()
+        log.warning(
+            "Discord is unreachable (%s: %s) while %s; retrying with backoff",
+            type(exc).__name__,
+            exc,
+            what,
+        )
+        return True
+
+    def recovered(self, what: str) -> None:
+        if self.since is None:
+            return
+        log.warning("Discord is reachable again after %.0f s; %s", self._clock() - self.since, what)
+        self.since = None
+
+
+class _OneLinePerOutage(logging.Filter):
+    """discord.py logs every failed gateway reconnect with a full traceback: keep the first
+    as one line of the outage and drop the rest until the bot is connected again."""
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__()
+        self.outage = outage
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.getMessage().startswith("Attempting a reconnect"):
-            record.msg = f"Discord unreachable ({record.exc_info[1]!r}); {record.getMessage()}"
-            record.args = ()
-            record.exc_info = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
+        if not (record.exc_info and record.getMessage().startswith("Attempting a reconnect")):
+            return True
+        error = record.exc_info[1]
+        if error is not None:
+            self.outage.failed(error, "connecting to the gateway")
+        return False
 
 
 async def log_in(
     bot: discord.Client,
     token: str,
     *,
+    outage: Outage | None = None,
+    first_delay: float = 1.0,
+    max_delay: float = 60.0,
     attempts: int | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> bool:
-    """Log in, waiting out an unreachable Discord (no DNS, an outage) with backoff and one
-    line per try instead of a traceback. False if ``attempts`` ran out."""
-    backoff = ExponentialBackoff(base=2)
+    """Log in, waiting out an unreachable Discord (refused connection, no DNS, an outage):
+    discord.py does not retry a login. Tries again after ``first_delay`` seconds, doubling
+    up to ``max_delay``; logs one line when the outage starts and one when it ends. False
+    if ``attempts`` ran out."""
+    outage = outage or Outage()
+    delay = first_delay
     tried = 0
     while True:
         try:
             await bot.login(token)
-            return True
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             tried += 1
+            outage.failed(exc, "logging in")
             if attempts is not None and tried >= attempts:
                 return False
-            delay = min(300.0, backoff.delay())
-            print(
-                f"badgebot: cannot reach Discord ({type(exc).__name__}: {exc}); "
-                f"trying again in {delay:.0f} s",
-                file=sys.stderr,
-            )
+            await _fresh_session(bot)
             await sleep(delay)
+            delay = min(max_delay, delay * 2)
+            continue
+        outage.recovered("logged in")
+        return True
+
+
+async def connect(
+    bot: discord.Client,
+    *,
+    outage: Outage | None = None,
+    first_delay: float = 1.0,
+    max_delay: float = 60.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Stay connected to the gateway until the bot closes. discord.py's
+    ``connect(reconnect=True)`` retries a lost connection itself, but if the very first one
+    fails (Discord down right after the login) it raises AttributeError while reading the
+    sequence of a websocket it never had: that first connection is retried here, with the
+    same backoff and one log line per outage as the login."""
+    outage = outage or Outage()
+    delay = first_delay
+    while not bot.is_closed():
+        try:
+            await bot.connect(reconnect=True)
+            return
+        except AttributeError as exc:
+            cause = exc.__context__
+            if bot.ws is not None or not isinstance(cause, _CONNECT_ERRORS):
+                raise
+            outage.failed(cause, "connecting to the gateway")
+        await sleep(delay)
+        delay = min(max_delay, delay * 2)
+
+
+async def run_client(
+    bot: commands.Bot,
+    token: str,
+    *,
+    first_delay: float = 1.0,
+    max_delay: float = 60.0,
+) -> None:
+    """Log in and stay connected, waiting out outages of Discord (what ``badgebot run``
+    does): one log line when an outage starts, at login or later, and one when the login
+    or the gateway connection succeeds again. Returns when the bot is closed."""
+    outage = Outage()
+    quiet = _OneLinePerOutage(outage)
+    discord_log = logging.getLogger("discord.client")
+
+    async def connected() -> None:
+        outage.recovered("connected to the gateway")
+
+    discord_log.addFilter(quiet)
+    bot.add_listener(connected, "on_ready")
+    bot.add_listener(connected, "on_resumed")
+    try:
+        await log_in(bot, token, outage=outage, first_delay=first_delay, max_delay=max_delay)
+        await connect(bot, outage=outage, first_delay=first_delay, max_delay=max_delay)
+    finally:
+        discord_log.removeFilter(quiet)
+        bot.remove_listener(connected, "on_ready")
+        bot.remove_listener(connected, "on_resumed")
+
+
+_CONNECT_ERRORS = (
+    OSError,
+    aiohttp.ClientError,
+    TimeoutError,
+    discord.HTTPException,
+    discord.GatewayNotFound,
+    discord.ConnectionClosed,
+)
+
+
+async def _fresh_session(bot: discord.Client) -> None:
+    """Close the HTTP session a failed login opened (each login opens its own; one left
+    open is logged as unclosed when collected), so the next try starts clean."""
+    await bot.http.close()
+    bot.http.connector = discord.utils.MISSING
 
 
 async def _run(settings: Settings) -> int:
-    logging.getLogger("discord.client").addFilter(_OneLineReconnects())
     bot = create_bot(settings)
     async with bot:
         try:
-            await log_in(bot, settings.discord_token.get_secret_value().strip())
-            await bot.connect(reconnect=True)
+            await run_client(bot, settings.discord_token.get_secret_value().strip())
         except discord.LoginFailure:
             return _fail(
                 "Discord refused the token (401): reset it in the developer portal "

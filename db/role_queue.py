@@ -344,6 +344,16 @@ class SqlRoleQueue:
             found[guild_id] = seen
         return list(found.values())
 
+    async def next_attempts(self, guild_id: int | None = None) -> dict[int, datetime]:
+        stmt = (
+            select(C.guild_id, func.min(C.next_attempt_at))
+            .where(C.status == PENDING)
+            .group_by(C.guild_id)
+        )
+        if guild_id is not None:
+            stmt = stmt.where(C.guild_id == guild_id)
+        return {int(g): at for g, at in (await self._s.execute(stmt)).all()}
+
     async def cancel_role(
         self, guild_id: int, role_id: int, actions: Sequence[RoleAction] | None = None
     ) -> int:

@@ -64,8 +64,8 @@ def test_unknown_command_shows_usage(tmp_path: Path, args: list[str]) -> None:
     assert "usage: badgebot" in result.stderr
 
 
-async def test_unreachable_discord_gives_one_line_per_try_and_retries(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+async def test_unreachable_discord_gives_one_line_per_outage_and_backs_off(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     from bench.discord_emulator import use_emulator
     from bot.app import create_bot
@@ -81,14 +81,13 @@ async def test_unreachable_discord_gives_one_line_per_try_and_retries(
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
 
-    with use_emulator("http://127.0.0.1:9/api/v10"):  # nothing listens on port 9
+    with use_emulator("http://127.0.0.1:9/api/v10"), caplog.at_level("WARNING", "badgebot"):
         async with bot:
-            assert not await log_in(bot, "a.b.c", attempts=3, sleep=no_wait)
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2
-    assert all(line.startswith("badgebot: cannot reach Discord (") for line in lines)
-    assert all("trying again in" in line for line in lines)
-    assert len(waits) == 2
+            assert not await log_in(bot, "a.b.c", attempts=5, sleep=no_wait, max_delay=4)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "badgebot"]
+    assert line.startswith("Discord is unreachable (")
+    assert line.endswith("while logging in; retrying with backoff")
+    assert waits == [1, 2, 4, 4]
 
 
 def test_api_tokens_from_the_command_line(tmp_path: Path) -> None:

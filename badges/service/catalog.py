@@ -75,13 +75,7 @@ class Catalog:
 
     async def find(self, guild_id: int, query: str) -> Badge:
         """A badge by slug, name (any case, look-alikes included) or id, as typed."""
-        text = " ".join(query.split())
-        if not text:
-            raise InvalidInput("badge", "Name the badge (its name or slug).")
-        if len(text) > FIND_MAX:
-            raise BadgeNotFound(
-                f"No badge is named like that: '{clip(text)}' is longer than any badge name."
-            )
+        text = _typed(query)
         async with self._core.read() as uow:
             badge = (
                 await uow.badges.get_by_slug(guild_id, text.lower())
@@ -91,11 +85,20 @@ class Catalog:
             if badge is not None:
                 return badge
             names = await uow.badges.names(guild_id)
-        suggestion = _closest(text, names)
-        message = f"No badge named '{clip(text)}' in this server."
-        if suggestion:
-            message += f" Did you mean '{suggestion}'?"
-        raise BadgeNotFound(message, suggestion=suggestion)
+        raise _not_found(text, names)
+
+    async def index(self, guild_id: int) -> BadgeIndex:
+        """Every badge of the guild, to find them in memory (``BadgeIndex.find``)."""
+        badges: list[Badge] = []
+        async with self._core.read() as uow:
+            while True:
+                page = await uow.badges.page(
+                    guild_id, active=None, offset=len(badges), limit=MAX_BADGE_PAGE
+                )
+                badges.extend(page.items)
+                if len(page.items) < MAX_BADGE_PAGE or len(badges) >= page.total:
+                    break
+        return BadgeIndex(badges)
 
     async def names(self, guild_id: int) -> list[tuple[str, str]]:
         """(name, slug) of every badge of the guild, sorted by name."""
@@ -313,6 +316,49 @@ async def _free_slug(uow: UnitOfWork, guild_id: int, name: str) -> str:
     while validation.with_suffix(base, n) in taken:
         n += 1
     return validation.with_suffix(base, n)
+
+
+class BadgeIndex:
+    """A guild's badges in memory, found as ``Catalog.find`` finds them (slug, name with
+    look-alikes, id), sorted by name. Holder counts are as of loading: read a badge afresh
+    to show them."""
+
+    def __init__(self, badges: Sequence[Badge]) -> None:
+        self.badges = sorted(badges, key=lambda b: b.name.casefold())
+        self._by_slug = {b.slug: b for b in self.badges}
+        self._by_name = {validation.name_key(b.name): b for b in self.badges}
+        self._by_id = {b.id: b for b in self.badges}
+
+    def find(self, query: str) -> Badge:
+        text = _typed(query)
+        badge = (
+            self._by_slug.get(text.lower())
+            or self._by_name.get(validation.name_key(text))
+            or self._by_id.get(text)
+        )
+        if badge is None:
+            raise _not_found(text, [(b.name, b.slug) for b in self.badges])
+        return badge
+
+
+def _typed(query: str) -> str:
+    """What was typed to name a badge, spaces collapsed; refused if it cannot name one."""
+    text = " ".join(query.split())
+    if not text:
+        raise InvalidInput("badge", "Name the badge (its name or slug).")
+    if len(text) > FIND_MAX:
+        raise BadgeNotFound(
+            f"No badge is named like that: '{clip(text)}' is longer than any badge name."
+        )
+    return text
+
+
+def _not_found(text: str, names: Sequence[tuple[str, str]]) -> BadgeNotFound:
+    suggestion = _closest(text, names)
+    message = f"No badge named '{clip(text)}' in this server."
+    if suggestion:
+        message += f" Did you mean '{suggestion}'?"
+    return BadgeNotFound(message, suggestion=suggestion)
 
 
 def _closest(text: str, names: Sequence[tuple[str, str]]) -> str | None:

@@ -67,6 +67,14 @@ class SyncQueue:
         async with self._core.read() as uow:
             return await uow.role_queue.backlog()
 
+    async def next_attempts(self, guild_id: int | None = None) -> dict[int, float]:
+        """Seconds until the earliest pending change of each guild (or only of ``guild_id``)
+        is due; zero or less when it is due already. Guilds with nothing pending are absent."""
+        async with self._core.read() as uow:
+            found = await uow.role_queue.next_attempts(guild_id)
+        now = self._core.clock()
+        return {g: (at - now).total_seconds() for g, at in found.items()}
+
     async def problem(self, change: RoleChange) -> Problem | None:
         """Why this change must not be applied now (the bot cannot, or the role gained power
         since it was linked), or None. Asked before applying, so that Discord is not asked
