@@ -326,6 +326,10 @@ class RoleQueue(Protocol):
         ``until`` (its own earlier claims included); in queue order."""
         ...
 
+    async def release(self, holder: str) -> int:
+        """Give up every claim of ``holder`` (it stops); how many it held."""
+        ...
+
     async def renew(self, guild_id: int, holder: str, until: datetime) -> int:
         """Extend ``holder``'s leases in the guild; how many it holds."""
         ...

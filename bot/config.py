@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite by default, postgresql+asyncpg://... for scale.",
     )
     role_lease_seconds: float = Field(
-        default=60.0,
+        default=30.0,
         ge=2,
         le=600,
         description="A process holds the role changes it claimed this long (renewing while it "

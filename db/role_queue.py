@@ -195,6 +195,14 @@ class SqlRoleQueue:
         order = {change_id: n for n, change_id in enumerate(ids)}
         return sorted((_change(r) for r in rows.all()), key=lambda c: order[c.id])
 
+    async def release(self, holder: str) -> int:
+        result = await self._s.execute(
+            update(ROLE_CHANGES)
+            .where(C.claimed_by == holder)
+            .values(claimed_by=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def renew(self, guild_id: int, holder: str, until: datetime) -> int:
         result = await self._s.execute(
             update(ROLE_CHANGES)

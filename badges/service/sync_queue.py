@@ -26,7 +26,7 @@ class Progress:
     error: str | None = None
 
 
-LEASE = 60.0
+LEASE = 30.0
 """Seconds a process holds the role changes it claimed; it renews them while it works."""
 
 
@@ -51,6 +51,11 @@ class SyncQueue:
             return await tx.uow.role_queue.claim(
                 guild_id, now, limit, holder, now + timedelta(seconds=lease)
             )
+
+    async def release(self, holder: str) -> int:
+        """``holder`` stops: its claims are free for the next process at once."""
+        async with self._core.write() as tx:
+            return await tx.uow.role_queue.release(holder)
 
     async def renew(self, guild_id: int, holder: str, *, lease: float = LEASE) -> int:
         """Keep ``holder``'s claims in the guild for another ``lease`` seconds."""

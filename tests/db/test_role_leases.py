@@ -87,3 +87,11 @@ async def test_a_retry_or_an_outcome_releases_the_change(service: BadgeService) 
     assert await service.queue.applied(two)
     again = await service.queue.claim(GUILD, "other")
     assert [c.id for c in again] == [one.id]
+
+
+async def test_a_process_that_stops_gives_its_claims_up_at_once(service: BadgeService) -> None:
+    await queued(service, 3)
+    await service.queue.claim(GUILD, "stopping")
+    assert await service.queue.claim(GUILD, "next") == []
+    assert await service.queue.release("stopping") == 3
+    assert len(await service.queue.claim(GUILD, "next")) == 3
