@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from discord.ext import commands, tasks
 
 from api.webhook_sender import sender_for
 from badges.change_feed import ChangeFeed
+from badges.model import GuildSettings
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
 from badges.service.core import utcnow
@@ -29,7 +31,7 @@ from bot.levels import level_of
 from bot.log_channel import LogChannelPoster
 from bot.roles.worker import RoleSyncWorker
 from bot.tree import BadgeTree, tree_hash
-from bot.ui.replies import UserFacingError
+from bot.ui.replies import UserFacingError, acknowledge
 from db import notifications, state
 from db.database import Database
 from db.migrate import DatabaseBehind, prepare_database
@@ -97,6 +99,8 @@ class BadgeBot(commands.Bot):
         self._feed_lock = asyncio.Lock()
         self._webhook_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._to_warm: deque[int] = deque()
+        self._warmer: asyncio.Task[None] | None = None
         self.api: EmbeddedApi | None = None
         self._metrics: web.AppRunner | None = None
         self.webhooks = sender_for(self.service, database)
@@ -155,6 +159,29 @@ class BadgeBot(commands.Bot):
                     pass
             except Exception:  # a database hiccup: the next round tries again
                 log.exception("sending webhooks failed")
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.warm_caches(guild.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.warm_caches(guild.id)
+
+    def warm_caches(self, guild_id: int) -> None:
+        """Load what commands decide from before they acknowledge (settings, badges,
+        policies, gates) ahead of the guild's first command, in the background: one guild at
+        a time, so a start with thousands of guilds does not crowd the database."""
+        self._to_warm.append(guild_id)
+        if self._warmer is None or self._warmer.done():
+            self._warmer = asyncio.create_task(self._warm_caches())
+
+    async def _warm_caches(self) -> None:
+        while self._to_warm:
+            guild_id = self._to_warm.popleft()
+            for cache in (self.guild_settings, self.catalog, self.policy_cache, self.gate_cache):
+                try:
+                    await cache.get(guild_id)
+                except Exception:  # the guild's first command loads it, after acknowledging
+                    log.warning("could not load the caches of guild %s", guild_id, exc_info=True)
 
     def _webhooks_wake(self) -> None:
         if self.send_webhooks.is_running() and not self._webhook_lock.locked():
@@ -226,6 +253,12 @@ class BadgeBot(commands.Bot):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.log_channel.drain(), timeout=5)
         await self.log_channel.close()
+        if self._warmer is not None:
+            self._warmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warmer
+        for cache in (self.catalog, self.guild_settings, self.gate_cache, self.policy_cache):
+            await cache.close()
         await super().close()
         if self._owns_database:
             await self.database.dispose()
@@ -238,15 +271,29 @@ class BadgeBot(commands.Bot):
             return True
         return (guild_id >> 22) % self.settings.shard_count in shards
 
+    async def guild_config(self, interaction: discord.Interaction) -> GuildSettings:
+        """The settings of the interaction's guild, from memory; if they are not there,
+        acknowledge first (with the command's privacy), then read them."""
+        assert interaction.guild_id is not None
+        config = self.guild_settings.peek(interaction.guild_id)
+        if config is None:
+            await acknowledge(interaction)
+            # a guild's first command since start: its next ones are decided from memory
+            for cache in (self.catalog, self.policy_cache, self.gate_cache):
+                cache.warm(interaction.guild_id)
+            config = await self.guild_settings.get(interaction.guild_id)
+        return config
+
     async def actor(
         self, interaction: discord.Interaction, operation: Operation | None = None
     ) -> Actor:
-        """The badge-system actor behind an interaction, with the level of its member.
-        With ``operation``, refuse at once (before any deferral) if the level is too low."""
+        """The badge-system actor behind an interaction, with the level of its member, from
+        memory. With ``operation``, refuse at once (before any deferral) if the level is too
+        low. If the guild's settings are not in memory, acknowledge first, then read them."""
         member = interaction.user
         if interaction.guild_id is None or not isinstance(member, discord.Member):
             raise UserFacingError("Badges belong to a server: use this command in a server.")
-        config = await self.guild_settings.get(interaction.guild_id)
+        config = await self.guild_config(interaction)
         self.directory.remember(member)
         perms = member.guild_permissions
         actor = Actor(

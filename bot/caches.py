@@ -42,15 +42,24 @@ class GuildCache(Generic[V]):
     """One value per guild, loaded on demand, dropped on change, with a time-to-live.
 
     A guild in use stays in memory, so commands can decide before they acknowledge: a value
-    that changed is loaded again at once, in the background, and one past half its
-    time-to-live is refreshed ahead of expiry."""
+    that changed is loaded again at once (``renew``, awaited by the change's listeners before
+    the command that made it replies), and one past half its time-to-live is refreshed ahead
+    of expiry, in the background."""
 
-    def __init__(self, load: Callable[[int], Awaitable[V]], *, ttl: float = _TTL) -> None:
+    def __init__(
+        self,
+        load: Callable[[int], Awaitable[V]],
+        *,
+        ttl: float = _TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._load = load
         self._ttl = ttl
+        self._clock = clock
         self._values: dict[int, tuple[float, V]] = {}
         self._versions: dict[int, int] = {}
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._in_use: set[int] = set()
 
     async def get(self, guild_id: int) -> V:
         cached = self.peek(guild_id)
@@ -59,15 +68,19 @@ class GuildCache(Generic[V]):
         version = self._versions.get(guild_id, 0)
         value = await self._load(guild_id)
         if self._versions.get(guild_id, 0) == version:  # nothing changed while loading
-            self._values[guild_id] = (time.monotonic(), value)
+            self._store(guild_id, value)
         return value
+
+    def _store(self, guild_id: int, value: V) -> None:
+        self._values[guild_id] = (self._clock(), value)
+        self._in_use.add(guild_id)
 
     def peek(self, guild_id: int) -> V | None:
         """The guild's value if memory holds a fresh one; None means ``get`` would read."""
         cached = self._values.get(guild_id)
         if cached is None:
             return None
-        age = time.monotonic() - cached[0]
+        age = self._clock() - cached[0]
         if age >= self._ttl:
             return None
         if age >= self._ttl / 2:
@@ -75,25 +88,33 @@ class GuildCache(Generic[V]):
         return cached[1]
 
     def drop(self, guild_id: int) -> None:
+        """Forget the guild's value; the next ``get`` loads it."""
         self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
-        if self._values.pop(guild_id, None) is not None:
-            self._refresh_soon(guild_id, again=True)
+        self._values.pop(guild_id, None)
+
+    async def renew(self, guild_id: int) -> None:
+        """A change there was reported: forget the guild's value and, for a guild in use,
+        load it again now."""
+        self.drop(guild_id)
+        if guild_id in self._in_use:
+            await self._refresh(guild_id)
 
     def forget(self) -> None:
         """Forget every guild, loading nothing now (a start with nothing in memory)."""
         for guild_id in list(self._values):
             self._versions[guild_id] = self._versions.get(guild_id, 0) + 1
         self._values.clear()
+        self._in_use.clear()
 
     def warm(self, guild_id: int) -> None:
         """Load the guild's value in the background unless memory holds it."""
+        self._in_use.add(guild_id)
         if guild_id not in self._values:
             self._refresh_soon(guild_id)
 
-    def _refresh_soon(self, guild_id: int, *, again: bool = False) -> None:
-        """Load in the background; ``again``: even if a load is under way (it may have read
-        what a change has just made stale, and will not be stored)."""
-        if guild_id in self._refreshing and not again:
+    def _refresh_soon(self, guild_id: int) -> None:
+        """Load in the background, unless that is under way."""
+        if guild_id in self._refreshing:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -115,7 +136,7 @@ class GuildCache(Generic[V]):
             log.warning("refreshing a cache of guild %s failed", guild_id, exc_info=True)
             return
         if self._versions.get(guild_id, 0) == version:
-            self._values[guild_id] = (time.monotonic(), value)
+            self._store(guild_id, value)
 
     async def close(self) -> None:
         """Stop background loads (the database is about to close)."""
@@ -158,7 +179,7 @@ class BadgeCatalog(GuildCache[BadgeIndex]):
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         for guild_id in {e.guild_id for e in events if e.kind in _BADGE_KINDS}:
-            self.drop(guild_id)
+            await self.renew(guild_id)
 
 
 class SettingsCache(GuildCache[GuildSettings]):
@@ -169,7 +190,7 @@ class SettingsCache(GuildCache[GuildSettings]):
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         for guild_id in {e.guild_id for e in events if e.kind is EventKind.CONFIG_CHANGED}:
-            self.drop(guild_id)
+            await self.renew(guild_id)
 
 
 class GateCache(GuildCache[list[Gate]]):
@@ -181,7 +202,7 @@ class GateCache(GuildCache[list[Gate]]):
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         for guild_id in {e.guild_id for e in events if e.kind in _GATE_KINDS}:
-            self.drop(guild_id)
+            await self.renew(guild_id)
 
 
 class PolicyCache(GuildCache[dict[str, AwardPolicy]]):
@@ -193,4 +214,4 @@ class PolicyCache(GuildCache[dict[str, AwardPolicy]]):
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         kinds = {EventKind.POLICY_CHANGED} | _BADGE_KINDS
         for guild_id in {e.guild_id for e in events if e.kind in kinds}:
-            self.drop(guild_id)
+            await self.renew(guild_id)

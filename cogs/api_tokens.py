@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from badges.permissions import Level, Operation
-from bot.ui.replies import defer, send, send_lines
+from bot.ui.replies import defer, responds, send, send_lines
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
 from cogs.options import choices_for, picked_id
@@ -44,6 +44,7 @@ async def _token_choices(
 class ApiTokenCommands(BadgeSubcommands):
     api_token = app_commands.Group(name="api-token", description="Tokens for the REST API (admins)")
 
+    @responds(ephemeral=True)
     @api_token.command(name="create", description="Make a REST API token (shown once)")
     @app_commands.describe(
         level="What the token may do: moderator (award, revoke) or admin (also edit badges)",
@@ -72,6 +73,7 @@ class ApiTokenCommands(BadgeSubcommands):
             ephemeral=True,
         )
 
+    @responds(ephemeral=True)
     @api_token.command(name="list", description="The server's REST API tokens")
     async def list_tokens(self, interaction: discord.Interaction) -> None:
         actor = await self.bot.actor(interaction, Operation.MANAGE_TOKENS)
@@ -91,6 +93,7 @@ class ApiTokenCommands(BadgeSubcommands):
         ]
         await send_lines(interaction, lines, ephemeral=True)
 
+    @responds(ephemeral=True)
     @api_token.command(name="revoke", description="Revoke a REST API token at once")
     @app_commands.describe(token="The token (pick it from the list)")
     @app_commands.autocomplete(token=_token_choices)

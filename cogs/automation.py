@@ -21,7 +21,7 @@ from badges.automation import (
 )
 from badges.permissions import Operation
 from bot.ui.embeds import who
-from bot.ui.replies import UserFacingError, defer, send, send_lines, within_budget
+from bot.ui.replies import UserFacingError, defer, responds, send, send_lines
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
 from cogs.options import BadgeArg, picked_id
@@ -124,7 +124,7 @@ async def _rule_choices(
     wanted = None
     if picked:
         try:
-            wanted = (await bot.service.catalog.find(interaction.guild_id, str(picked))).id
+            wanted = (await bot.catalog.get(interaction.guild_id)).find(str(picked)).id
         except Exception:
             wanted = None
     needle = value.strip().casefold()
@@ -142,6 +142,7 @@ async def _rule_choices(
 class AutomationCommands(BadgeSubcommands):
     rule = app_commands.Group(name="rule", description="Badges members earn by themselves")
 
+    @responds(ephemeral=True)
     @rule.command(name="add", description="Award a badge automatically when a rule holds (admins)")
     @app_commands.describe(
         badge="The badge",
@@ -208,6 +209,7 @@ class AutomationCommands(BadgeSubcommands):
             text += f"\n⚠️ {inert(cut(next(iter(report.refused.values())), 300))}"
         await send(interaction, content=text, ephemeral=True)
 
+    @responds(ephemeral=True)
     @rule.command(name="list", description="The rules of automatic badges")
     @app_commands.describe(badge="Only this badge's rules")
     async def list_rules(
@@ -235,6 +237,7 @@ class AutomationCommands(BadgeSubcommands):
             lines.extend(f"• {_rule_line(r, names)}" for r in rules if r.badge_id == badge_id)
         await send_lines(interaction, lines, ephemeral=True)
 
+    @responds(ephemeral=True)
     @rule.command(name="remove", description="Remove a rule of an automatic badge (admins)")
     @app_commands.describe(badge="The badge", rule="The rule (pick it from the list)")
     @app_commands.autocomplete(rule=_rule_choices)
@@ -254,6 +257,7 @@ class AutomationCommands(BadgeSubcommands):
             ephemeral=True,
         )
 
+    @responds(ephemeral=True)
     @rule.command(
         name="auto-revoke", description="Take an automatic badge back when it is no longer met"
     )
@@ -286,6 +290,7 @@ class AutomationCommands(BadgeSubcommands):
         )
         await send(interaction, content=text, ephemeral=True)
 
+    @responds(ephemeral=True)
     @app_commands.command(name="progress", description="How far you are from automatic badges")
     @app_commands.describe(badge="Only this badge")
     async def progress(
@@ -309,16 +314,16 @@ class AutomationCommands(BadgeSubcommands):
             interaction, embed=progress_embed(interaction.user, items, names), ephemeral=True
         )
 
+    @responds(ephemeral=False)
     @app_commands.command(name="leaderboard", description="The most active members")
     @app_commands.describe(window="Over which period (30 days by default)")
     async def leaderboard(
         self, interaction: discord.Interaction, window: Window = "30 days"
     ) -> None:
         guild_id = guild_id_of(interaction)
-        standings = await within_budget(
-            interaction,
-            self.service.activity.leaderboard(guild_id, window_days=_WINDOWS[window], limit=10),
-            ephemeral=False,
+        await defer(interaction, ephemeral=False)
+        standings = await self.service.activity.leaderboard(
+            guild_id, window_days=_WINDOWS[window], limit=10
         )
         embed = discord.Embed(title=f"Most active members · {window}", colour=discord.Colour.gold())
         medals = ["🥇", "🥈", "🥉"]

@@ -21,7 +21,7 @@ from badges.service import UNSET
 from bot.roles.checks import manage_roles_problem, role_limit_problem
 from bot.ui import embeds
 from bot.ui.cooldowns import public_cooldown
-from bot.ui.replies import UserFacingError, defer, send
+from bot.ui.replies import UserFacingError, defer, responds, send
 from bot.ui.views import ask, send_pages
 from cogs.options import BadgeArg, cleared
 
@@ -65,6 +65,7 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
 
     # -- defining badges -----------------------------------------------------------------
 
+    @responds(ephemeral=True)
     @app_commands.command(name="create", description="Create a badge (admins)")
     @app_commands.describe(
         name="Badge name, unique in this server",
@@ -123,6 +124,7 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
             embed=embeds.badge_info(badge),
         )
 
+    @responds(ephemeral=True)
     @app_commands.command(name="edit", description="Change a badge (admins)")
     @app_commands.describe(
         badge="The badge to change",
@@ -166,11 +168,14 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
             embed=embeds.badge_info(updated),
         )
 
+    @responds(ephemeral=False)
     @app_commands.command(name="delete", description="Delete a badge; its holders lose it (admins)")
     @app_commands.describe(badge="The badge to delete")
     async def delete(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
         actor = await self.bot.actor(interaction, Operation.DELETE_BADGE)
         guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=False)
+        badge = await self.service.catalog.get(guild_id, badge.id)  # its holders as of now
 
         async def confirmed(click: discord.Interaction) -> str:
             result = await self.service.catalog.delete(actor, guild_id, badge.id)
@@ -188,13 +193,18 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
 
     # -- reading -------------------------------------------------------------------------
 
+    @responds(ephemeral=False)
     @app_commands.command(name="info", description="Show a badge")
     @public_cooldown("badge info")
     @app_commands.describe(badge="The badge to show")
     async def info(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
-        gates = await self.service.gates.of(guild_id_of(interaction), badge.id)
-        await send(interaction, embed=embeds.badge_info(badge, [g.channel_id for g in gates]))
+        guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=False)
+        current = await self.service.catalog.get(guild_id, badge.id)  # holders as of now
+        gates = await self.service.gates.of(guild_id, badge.id)
+        await send(interaction, embed=embeds.badge_info(current, [g.channel_id for g in gates]))
 
+    @responds(ephemeral=True)
     @app_commands.command(name="list", description="All badges of this server")
     @public_cooldown("badge list")
     @app_commands.describe(include_inactive="Also show badges that can no longer be awarded")
@@ -213,6 +223,7 @@ class BadgeCog(commands.GroupCog, group_name="badge", group_description="Server 
 
         await send_pages(interaction, render, ephemeral=True)
 
+    @responds(ephemeral=True)
     @app_commands.command(name="holders", description="Members who hold a badge, newest first")
     @public_cooldown("badge holders")
     @app_commands.describe(badge="The badge")

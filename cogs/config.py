@@ -11,7 +11,7 @@ from discord import app_commands
 from badges.model import RoleDrift
 from badges.permissions import Level, Operation
 from bot.ui import embeds
-from bot.ui.replies import UserFacingError, defer, send
+from bot.ui.replies import UserFacingError, defer, responds, send
 from cogs.badges import guild_id_of
 from cogs.subcommands import BadgeSubcommands
 
@@ -36,12 +36,15 @@ class OnOff(Enum):
 class ConfigCommands(BadgeSubcommands):
     config = app_commands.Group(name="config", description="Badge system settings (admins)")
 
+    @responds(ephemeral=True)
     @config.command(name="show", description="Show the badge system settings")
     async def config_show(self, interaction: discord.Interaction) -> None:
         await self.bot.actor(interaction, Operation.CONFIGURE)
+        await defer(interaction, ephemeral=True)
         settings = await self.service.config.get(guild_id_of(interaction))
         await send(interaction, embed=embeds.settings(settings), ephemeral=True)
 
+    @responds(ephemeral=True)
     @config.command(name="set-role", description="Give a role the Moderator or Admin level")
     @app_commands.describe(level="The level the role grants", role="The role")
     async def config_set_role(
@@ -64,11 +67,12 @@ class ConfigCommands(BadgeSubcommands):
             ephemeral=True,
         )
 
+    @responds(ephemeral=True)
     @config.command(name="unset-role", description="Stop a role from granting a level")
     @app_commands.describe(role="The role")
     async def config_unset_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
         actor = await self.bot.actor(interaction, Operation.CONFIGURE)
-        current = await self.service.config.get(guild_id_of(interaction))
+        current = await self.bot.guild_config(interaction)  # a hint: the service decides
         if role.id not in current.role_levels():
             raise UserFacingError(f"{role.mention} does not grant a level; nothing to unset.")
         await defer(interaction, ephemeral=True)
@@ -80,6 +84,7 @@ class ConfigCommands(BadgeSubcommands):
             ephemeral=True,
         )
 
+    @responds(ephemeral=True)
     @config.command(name="role-drift", description="What a badge role edited by hand means")
     @app_commands.describe(
         mode="revert: the bot undoes hand edits; adopt: they award or revoke the badge"
@@ -96,6 +101,7 @@ class ConfigCommands(BadgeSubcommands):
         )
         await send(interaction, content=text, ephemeral=True)
 
+    @responds(ephemeral=True)
     @config.command(name="log-channel", description="Where badge changes are logged")
     @app_commands.describe(channel="The channel; leave out to stop logging")
     async def config_log_channel(
@@ -130,6 +136,7 @@ class ConfigCommands(BadgeSubcommands):
         )
         await send(interaction, content=text, ephemeral=True)
 
+    @responds(ephemeral=True)
     @config.command(name="api-public-reads", description="Whether the REST API reads need a token")
     @app_commands.describe(
         mode="on: anyone may read badges through the API (as the reference); off: tokens only"

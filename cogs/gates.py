@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from badges.errors import AlreadyGated, NotLinked, clip
 from badges.model import Gate, Overwrite
 from badges.permissions import Operation
 from bot.ui import embeds
-from bot.ui.replies import UserFacingError, defer, send
+from bot.ui.replies import UserFacingError, defer, responds, send
 from cogs.options import BadgeArg, GatedChannelArg
 from cogs.subcommands import BadgeSubcommands
 
@@ -85,6 +86,7 @@ async def reopen_channels(guild: discord.Guild, closed: list[tuple[Gate, list[Ga
 
 
 class GateCommands(BadgeSubcommands):
+    @responds(ephemeral=True)
     @app_commands.command(name="gate", description="Open a channel only to a badge's holders")
     @app_commands.describe(badge="The badge (it needs a linked role)", channel="The channel")
     async def gate(
@@ -92,8 +94,15 @@ class GateCommands(BadgeSubcommands):
     ) -> None:
         actor = await self.bot.actor(interaction, Operation.GATE_CHANNEL)
         guild = self.guild_of(interaction)
-        await self.service.gates.check(actor, guild.id, badge.id, channel.id)
-        role = guild.get_role(badge.role_id) if badge.role_id else None
+        # from memory first, so a refusal comes at once; the service checks again below
+        if badge.role_id is None:
+            raise NotLinked(
+                f"'{clip(badge.name)}' has no role to open channels with: link one first."
+            )
+        gates = self.bot.gate_cache.peek(guild.id) or []
+        if any(g.badge_id == badge.id and g.channel_id == channel.id for g in gates):
+            raise AlreadyGated(f"That channel is already gated by '{clip(badge.name)}'.")
+        role = guild.get_role(badge.role_id)
         if role is None:
             raise UserFacingError(
                 f"The role of **{embeds.label(badge)}** is gone: run /badge sync, then link one."
@@ -105,6 +114,16 @@ class GateCommands(BadgeSubcommands):
                 "Permissions there. Grant them in the channel's permissions, then try again."
             )
         await defer(interaction, ephemeral=True)
+        # as stored now, before Discord is changed
+        stored = await self.service.gates.check(actor, guild.id, badge.id, channel.id)
+        if stored.role_id != role.id:  # linked to another role meanwhile
+            relinked = guild.get_role(stored.role_id) if stored.role_id else None
+            if relinked is None:
+                raise UserFacingError(
+                    f"The role of **{embeds.label(badge)}** is gone: run /badge sync, then "
+                    "link one."
+                )
+            role = relinked
         everyone, me = guild.default_role, guild.me
         before = {t: _overwrite(channel, t) for t in (me, role, everyone)}
         reason = "badgebot: only holders of a badge see this channel"
@@ -137,6 +156,7 @@ class GateCommands(BadgeSubcommands):
             f"**{embeds.label(badge)}** ({role.mention}).",
         )
 
+    @responds(ephemeral=True)
     @app_commands.command(name="ungate", description="Restore a gated channel as it was")
     @app_commands.describe(
         badge="The badge", channel="The gated channel (listed even if you cannot see it)"

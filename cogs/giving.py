@@ -8,14 +8,20 @@ import discord
 from discord import app_commands
 
 from badges.automation import Awarders, AwardPolicy
-from badges.model import MemberBadge
 from badges.permissions import Actor, Level, Operation
-from bot.ui import embeds
-from bot.ui.replies import UserFacingError, defer, report_error, send, within_budget
+from bot.ui.replies import (
+    UserFacingError,
+    declare_privacy,
+    defer,
+    report_error,
+    responds,
+    send,
+)
 from bot.ui.text import cut, inert
 from bot.ui.views import OwnedView
+from cogs.awards import award_and_reply
 from cogs.badges import guild_id_of
-from cogs.options import BadgeArg, givable_badges
+from cogs.options import BadgeArg, badge_index, givable_badges
 from cogs.subcommands import BadgeSubcommands
 
 if TYPE_CHECKING:
@@ -50,20 +56,8 @@ async def give(
     reason: str | None,
 ) -> None:
     """Award (or give) the badge and reply in public: the one path of the menu's flow."""
-    guild_id = guild_id_of(interaction)
-    bot.directory.remember(member)
-
-    async def run() -> MemberBadge:
-        badge = await bot.service.catalog.find(guild_id, slug)
-        return await bot.service.awards.award(actor, guild_id, badge.id, member.id, reason=reason)
-
-    result = await within_budget(interaction, run(), ephemeral=False)
-    embed = (
-        embeds.given(result.badge, member, result)
-        if result.latest_giver
-        else embeds.awarded(result.badge, member, result.award)
-    )
-    await send(interaction, embed=embed)
+    badge = (await badge_index(bot, interaction)).find(slug)
+    await award_and_reply(bot, interaction, actor, badge, member, reason)
 
 
 class ReasonModal(discord.ui.Modal):
@@ -80,6 +74,7 @@ class ReasonModal(discord.ui.Modal):
         self.bot, self.actor, self.slug, self.member = bot, actor, slug, member
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        declare_privacy(interaction, ephemeral=False)  # the award is announced in public
         actor = await self.bot.actor(interaction)  # as they are now, not when the menu opened
         await give(self.bot, interaction, actor, self.slug, self.member, self.reason.value or None)
 
@@ -121,6 +116,7 @@ class GivingCommands(BadgeSubcommands):
         super().__init__(bot)
         self.menu = app_commands.ContextMenu(name=GIVE_BADGE, callback=self.give_badge)
         self.menu.allowed_contexts = app_commands.AppCommandContext(guild=True)
+        responds(ephemeral=True)(self.menu)
 
     async def cog_load(self) -> None:
         await super().cog_load()
@@ -130,6 +126,7 @@ class GivingCommands(BadgeSubcommands):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
         await super().cog_unload()
 
+    @responds(ephemeral=True)
     @app_commands.command(name="policy", description="Who may award a badge (admins)")
     @app_commands.describe(
         badge="The badge",
@@ -183,7 +180,7 @@ class GivingCommands(BadgeSubcommands):
         actor = await self.bot.actor(interaction)
         if member.bot:
             raise UserFacingError("Bots cannot hold badges: pick a member.")
-        badges = await givable_badges(self.bot, actor, guild_id_of(interaction))
+        badges = await givable_badges(self.bot, actor, guild_id_of(interaction), interaction)
         if not badges:
             raise UserFacingError(
                 "There is no badge you can give here. Admins choose who may give a badge "
@@ -194,8 +191,9 @@ class GivingCommands(BadgeSubcommands):
         note = ""
         if len(badges) > _CHOICES_MAX:
             note = f" (the first {_CHOICES_MAX}; use /badge award for the others)"
-        await interaction.response.send_message(
-            f"Which badge do you give {member.mention}?{note}",
+        await send(
+            interaction,
+            content=f"Which badge do you give {member.mention}?{note}",
             view=BadgePicker(self.bot, actor, member, badges),
             ephemeral=True,
         )

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.ui import embeds
 from bot.ui.cooldowns import public_cooldown
+from bot.ui.replies import responds
 from bot.ui.views import send_pages
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class MemberBadgesCog(commands.Cog):
     def __init__(self, bot: BadgeBot) -> None:
         self.bot = bot
 
+    @responds(ephemeral=False)
     @app_commands.command(name="badges", description="Show a member's badges")
     @app_commands.describe(member="Whose badges (yours if left out)")
     @app_commands.guild_only()

@@ -12,7 +12,8 @@ from badges.automation import Awarders
 from badges.errors import BadgeError
 from badges.model import Badge
 from badges.permissions import Actor, Level, Operation
-from bot.ui.replies import UserFacingError
+from badges.service.catalog import BadgeIndex
+from bot.ui.replies import UserFacingError, acknowledge
 from bot.ui.text import cut, inert
 
 if TYPE_CHECKING:
@@ -25,12 +26,15 @@ CLEAR = "-"
 
 
 class BadgeTransformer(app_commands.Transformer):
-    """A badge option: typed as name or slug in any case, autocompleted from memory."""
+    """A badge option: typed as name or slug in any case, found and autocompleted from
+    memory. Found before the command acknowledges, so it must not wait for the database:
+    with the guild's badges not in memory, the command acknowledges first, then reads them.
+    Its holder count may lag (read the badge afresh to show it)."""
 
     async def transform(self, interaction: discord.Interaction, value: str) -> Badge:
         bot = cast("BadgeBot", interaction.client)
         assert interaction.guild_id is not None  # every command is guild_only
-        return await bot.service.catalog.find(interaction.guild_id, value)
+        return (await badge_index(bot, interaction)).find(value)
 
     async def autocomplete(  # type: ignore[override]
         self, interaction: discord.Interaction, value: str
@@ -58,9 +62,26 @@ class BadgeTransformer(app_commands.Transformer):
 BadgeArg = app_commands.Transform[Badge, BadgeTransformer]
 
 
-async def givable_badges(bot: BadgeBot, actor: Actor, guild_id: int) -> list[tuple[str, str]]:
+async def badge_index(bot: BadgeBot, interaction: discord.Interaction) -> BadgeIndex:
+    """The guild's badges from memory; if they are not there, acknowledge first (with the
+    command's privacy), then read them."""
+    assert interaction.guild_id is not None  # every command is guild_only
+    index = bot.catalog.peek(interaction.guild_id)
+    if index is None:
+        await acknowledge(interaction)
+        index = await bot.catalog.get(interaction.guild_id)
+    return index
+
+
+async def givable_badges(
+    bot: BadgeBot, actor: Actor, guild_id: int, interaction: discord.Interaction | None = None
+) -> list[tuple[str, str]]:
     """(name, slug) of the badges ``actor`` may award, from memory (a hint: the service
-    decides)."""
+    decides). With ``interaction``, acknowledge it first if memory does not hold them."""
+    if interaction is not None and (
+        bot.catalog.peek(guild_id) is None or bot.policy_cache.peek(guild_id) is None
+    ):
+        await acknowledge(interaction)
     entries = await bot.catalog.entries(guild_id)
     if actor.level >= Level.MODERATOR:
         return [(e.name, e.slug) for e in entries]

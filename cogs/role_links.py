@@ -18,10 +18,10 @@ from bot.roles.doctor import diagnose
 from bot.roles.members import role_member_ids
 from bot.roles.progress import follow
 from bot.ui import embeds
-from bot.ui.replies import UserFacingError, defer, send, send_lines
+from bot.ui.replies import UserFacingError, defer, responds, send, send_lines
 from bot.ui.views import ask
 from cogs.gates import reopen_channels
-from cogs.options import BadgeArg
+from cogs.options import BadgeArg, badge_index
 from cogs.subcommands import BadgeSubcommands
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 class RoleLinkCommands(BadgeSubcommands):
+    @responds(ephemeral=True)
     @app_commands.command(name="link-role", description="Holders of a badge get a role (admins)")
     @app_commands.describe(badge="The badge", role="The role its holders get")
     async def link_role(
@@ -69,11 +70,16 @@ class RoleLinkCommands(BadgeSubcommands):
             )
         return ""
 
+    @responds(ephemeral=False)
     @app_commands.command(name="unlink-role", description="Stop a badge giving a role (admins)")
     @app_commands.describe(badge="The badge")
     async def unlink_role(self, interaction: discord.Interaction, badge: BadgeArg) -> None:
         actor = await self.bot.actor(interaction, Operation.EDIT_BADGE)
         guild = self.guild_of(interaction)
+        if badge.role_id is None:
+            raise UserFacingError(f"**{embeds.label(badge)}** has no linked role.")
+        await defer(interaction, ephemeral=False)
+        badge = await self.service.catalog.get(guild.id, badge.id)  # its holders as of now
         if badge.role_id is None:
             raise UserFacingError(f"**{embeds.label(badge)}** has no linked role.")
         role = f"<@&{badge.role_id}>"
@@ -99,6 +105,7 @@ class RoleLinkCommands(BadgeSubcommands):
             cancelled=f"{role} stays linked to **{embeds.label(badge)}**",
         )
 
+    @responds(ephemeral=True)
     @app_commands.command(name="sync", description="Compare badge roles with Discord and fix")
     @app_commands.describe(badge="Only this badge", dry_run="Only show what would change")
     async def sync(
@@ -109,11 +116,26 @@ class RoleLinkCommands(BadgeSubcommands):
     ) -> None:
         actor = await self.bot.actor(interaction, Operation.SYNC_ROLES)
         guild = self.guild_of(interaction)
-        badges = [badge] if badge else await self.service.roles.linked_badges(guild.id)
-        badges = [b for b in badges if b.role_id is not None]
-        if not badges:
+        if badge is None:  # from memory first: a refusal comes at once
+            linked = [
+                b
+                for b in (await badge_index(self.bot, interaction)).badges
+                if b.role_id is not None
+            ]
+        else:
+            linked = [badge] if badge.role_id is not None else []
+        if not linked:
             raise UserFacingError("No badge has a linked role: link one with /badge link-role.")
         await defer(interaction, ephemeral=True)
+        # as stored now
+        stored = (
+            await self.service.roles.linked_badges(guild.id)
+            if badge is None
+            else [await self.service.catalog.get(guild.id, badge.id)]
+        )
+        badges = [b for b in stored if b.role_id is not None]
+        if not badges:
+            raise UserFacingError("No badge has a linked role: link one with /badge link-role.")
         lines = []
         if not dry_run and (retried := await self.service.queue.retry_failed(actor, guild.id)):
             lines.append(f"Queued {embeds.plural(retried, 'failed role change')} again.")
@@ -156,6 +178,7 @@ class RoleLinkCommands(BadgeSubcommands):
             parts.append(f"{embeds.plural(len(diff.revoke), 'holder')} without the role lose it")
         return f"{name}: " + "; ".join(parts) + "."
 
+    @responds(ephemeral=True)
     @app_commands.command(name="doctor", description="Check that badge roles and gates can work")
     async def doctor(self, interaction: discord.Interaction) -> None:
         await self.bot.actor(interaction, Operation.DIAGNOSE)

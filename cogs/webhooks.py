@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 
 from badges.permissions import Operation
-from bot.ui.replies import defer, send, send_lines
+from bot.ui.replies import defer, responds, send, send_lines
 from bot.ui.text import cut, inert
 from cogs.badges import guild_id_of
 from cogs.options import choices_for, picked_id
@@ -36,6 +36,7 @@ class WebhookCommands(BadgeSubcommands):
         name="webhook", description="Send badge changes to another service (admins)"
     )
 
+    @responds(ephemeral=True)
     @webhook.command(name="add", description="Send this server's badge changes to a URL")
     @app_commands.describe(url="An https:// URL of your service (public addresses only)")
     async def add(
@@ -56,6 +57,7 @@ class WebhookCommands(BadgeSubcommands):
             ephemeral=True,
         )
 
+    @responds(ephemeral=True)
     @webhook.command(name="list", description="Where this server's badge changes go")
     async def list_webhooks(self, interaction: discord.Interaction) -> None:
         actor = await self.bot.actor(interaction, Operation.CONFIGURE)
@@ -75,6 +77,7 @@ class WebhookCommands(BadgeSubcommands):
         ]
         await send_lines(interaction, lines, ephemeral=True)
 
+    @responds(ephemeral=True)
     @webhook.command(name="remove", description="Stop sending badge changes to a URL")
     @app_commands.describe(webhook="The webhook (pick it from the list)")
     @app_commands.autocomplete(webhook=_webhook_choices)

@@ -3,11 +3,16 @@ whole badge (sync, schedule) or one member (a join, a role edited by hand)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Set
+
 from badges.errors import NotLinked, clip
 from badges.model import Badge, EventKind, NewEvent, RoleAction, RoleDrift
 from badges.permissions import Actor, Operation, authorize
 from badges.reconcile import RoleDiff, plan
 from badges.service.core import DISCORD, ServiceCore, Tx
+
+JustChanged = Callable[[Set[int]], Set[int]]
+"""Of these members, those whose badge role the bot itself changed in Discord lately."""
 
 
 class Reconciliation:
@@ -22,16 +27,27 @@ class Reconciliation:
         role_member_ids: set[int],
         *,
         dry_run: bool = False,
+        just_changed: JustChanged | None = None,
     ) -> RoleDiff:
         """Compare the badge's holders with the members Discord says have its role, and
-        queue (or, in adopt mode, record) what brings them in line."""
+        queue (or, in adopt mode, record) what brings them in line.
+
+        ``role_member_ids`` is a snapshot taken before this call: the role sync may apply a
+        queued change after it (the change leaves the queue, the snapshot still shows the
+        old role). ``just_changed`` closes that gap: given the members that look drifted, it
+        returns those whose role the bot itself changed lately; they are left alone (else
+        revert mode sends the change again and adopt mode revokes or awards the badge). It
+        is asked after the queue is read, so a change applied in between is seen by one or
+        the other."""
         authorize(actor, Operation.SYNC_ROLES)
         if dry_run:
             async with self._core.read() as uow:
-                return await self._diff(Tx(self._core, uow), guild_id, badge_id, role_member_ids)
+                return await self._diff(
+                    Tx(self._core, uow), guild_id, badge_id, role_member_ids, None, just_changed
+                )
         async with self._core.write() as tx:
             badge = await tx.badge(guild_id, badge_id)
-            diff = await self._diff(tx, guild_id, badge_id, role_member_ids, badge)
+            diff = await self._diff(tx, guild_id, badge_id, role_member_ids, badge, just_changed)
             if not diff.empty:
                 tx.record_all(await self._apply(tx, badge, diff))
         return diff
@@ -43,6 +59,7 @@ class Reconciliation:
         badge_id: str,
         role_member_ids: set[int],
         badge: Badge | None = None,
+        just_changed: JustChanged | None = None,
     ) -> RoleDiff:
         badge = badge or await tx.badge(guild_id, badge_id, lock=False)
         if badge.role_id is None:
@@ -50,6 +67,10 @@ class Reconciliation:
         settings = await tx.uow.settings.get(guild_id)
         holders = await tx.uow.awards.holder_ids(guild_id, badge.id)
         adding, removing = await tx.uow.role_queue.in_flight(guild_id, badge.role_id)
+        if just_changed is not None:
+            drifted = (set(holders) ^ set(role_member_ids)) - adding - removing
+            settled = set(just_changed(drifted)) & drifted if drifted else set()
+            adding, removing = adding | settled, removing | settled
         return plan(holders, role_member_ids, settings.role_drift, adding=adding, removing=removing)
 
     async def member(

@@ -1,9 +1,12 @@
 """Responding to interactions: defer once, reply once, and render every error in one place.
 
-Errors are always ephemeral. Whether a reply is ephemeral is fixed when it is deferred, so
-commands with a public reply do not defer up front: ``within_budget`` runs their work and defers
-only if it has not finished well inside Discord's 3 seconds. A refusal then comes as an
-ephemeral response; only a refusal after such a slow start has to complete the public reply.
+Errors are always ephemeral. Whether a reply is ephemeral is fixed when it is deferred, so each
+command declares its privacy once (``responds``). A command decides what it can from memory
+(caches of badges, settings and levels), refusing at once with an ephemeral response, then
+defers and only then reads or writes the database: the acknowledgement never waits for storage.
+A cold cache acknowledges first (``acknowledge``), with the command's privacy, then loads. A
+refusal that only the write can decide comes after a public deferral: the "thinking" message is
+removed and the refusal sent privately.
 
 Order in which ``report_error`` handles an error:
 1. a domain error (``BadgeError``): its message, as is;
@@ -14,11 +17,10 @@ Order in which ``report_error`` handles an error:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import discord
@@ -32,10 +34,11 @@ from bot.ui.text import cut, inert
 log = logging.getLogger(__name__)
 
 _EPHEMERAL = "badgebot_ephemeral"
-RESPONSE_BUDGET = 1.5
-"""Seconds of work before a public command defers (Discord's limit is 3)."""
+_PRIVACY = "badgebot_privacy"
+UNKNOWN_INTERACTION = 10062
+"""Discord's code for an interaction whose token expired (not acknowledged within 3 s)."""
 
-T = TypeVar("T")
+C = TypeVar("C")
 
 
 _HOW_TO_GET: dict[object, str] = {
@@ -58,26 +61,55 @@ class UserFacingError(Exception):
     """A refusal decided in the Discord adapter (a bot account, a DM, ...)."""
 
 
+def responds(*, ephemeral: bool) -> Callable[[C], C]:
+    """Declare a command's privacy: whether its reply (and so its deferral) is ephemeral.
+    Put it above ``app_commands.command``."""
+
+    def declare(command: C) -> C:
+        extras = getattr(command, "extras", None)
+        if not isinstance(extras, dict):
+            raise TypeError("@responds goes above @app_commands.command")
+        extras[_PRIVACY] = ephemeral
+        return command
+
+    return declare
+
+
+def declare_privacy(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Declare the privacy of an interaction that has no command (a modal, a button)."""
+    interaction.extras[_PRIVACY] = ephemeral
+
+
+def declared_privacy(interaction: discord.Interaction) -> bool | None:
+    """Whether the reply to ``interaction`` is ephemeral, as declared; None if undeclared."""
+    if (declared := interaction.extras.get(_PRIVACY)) is not None:
+        return bool(declared)
+    return privacy_of(interaction.command)
+
+
+def privacy_of(command: object) -> bool | None:
+    """What ``responds`` declared for a command; None if nothing."""
+    declared = (getattr(command, "extras", None) or {}).get(_PRIVACY)
+    return None if declared is None else bool(declared)
+
+
 async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
-    """Acknowledge now (Discord allows 3 seconds); the reply follows with ``send``."""
-    interaction.extras[_EPHEMERAL] = ephemeral
-    if not interaction.response.is_done():
+    """Acknowledge now (Discord allows 3 seconds); the reply follows with ``send``. If this
+    fails (the token expired, Discord refused) it raises: nothing may be done after it."""
+    if not interaction.response.is_done():  # privacy is fixed by the first deferral
+        interaction.extras[_EPHEMERAL] = ephemeral
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
 
 
-async def within_budget(
-    interaction: discord.Interaction,
-    work: Awaitable[T],
-    *,
-    ephemeral: bool,
-    budget: float = RESPONSE_BUDGET,
-) -> T:
-    """Await ``work``; if it takes longer than ``budget`` seconds, defer meanwhile."""
-    task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=budget)
-    if not done:
-        await defer(interaction, ephemeral=ephemeral)
-    return await task
+async def acknowledge(interaction: discord.Interaction) -> None:
+    """Defer with the command's declared privacy before a read memory could not answer (a
+    cold cache). Autocomplete cannot be deferred: it only reads then."""
+    if interaction.type is discord.InteractionType.autocomplete:
+        return
+    if interaction.response.is_done():
+        return
+    ephemeral = declared_privacy(interaction)
+    await defer(interaction, ephemeral=True if ephemeral is None else ephemeral)
 
 
 async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
@@ -128,6 +160,8 @@ def describe(error: BaseException) -> str | None:
             inner = error.original
         if isinstance(inner, BadgeError | UserFacingError):
             return describe(inner)
+        if isinstance(error, app_commands.TransformerError) and inner is not None:
+            return None  # the transformer failed (storage, Discord): a bug, not the input
         if isinstance(error, app_commands.TransformerError):
             shown = inert(cut(str(error.value), 60))
             return f"'{shown}' is not a valid {error.type.name.lower()} here."
@@ -153,7 +187,14 @@ def describe(error: BaseException) -> str | None:
 
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """Tell the user what went wrong, ephemerally; log bugs with an id they can quote."""
+    """Tell the user what went wrong, ephemerally; log bugs with an id they can quote.
+    An interaction that expired before it was acknowledged can be told nothing: one warning."""
+    if expired(error):
+        log.warning(
+            "%s was not acknowledged in time (10062 Unknown interaction); nothing was done",
+            _where(interaction),
+        )
+        return
     message = describe(error)
     if message is None:
         error_id = secrets.token_hex(4)
@@ -179,11 +220,35 @@ async def _send_error(interaction: discord.Interaction, message: str) -> None:
         await interaction.response.send_message(message, ephemeral=True)
         return
     deferred_ephemeral = interaction.extras.get(_EPHEMERAL, True)
-    if not deferred_ephemeral and interaction.type is discord.InteractionType.application_command:
-        # The "thinking" message is public: remove it, say the error privately.
+    if not deferred_ephemeral and interaction.type in _THINKING_TYPES:
+        # The "thinking" message is public, and while it thinks a followup only edits it
+        # (keeping it public): complete it, remove it, then say the error privately.
         with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(content=_NOT_DONE)
             await interaction.delete_original_response()
     await interaction.followup.send(message, ephemeral=True)
+
+
+_THINKING_TYPES = (
+    discord.InteractionType.application_command,
+    discord.InteractionType.modal_submit,
+)
+_NOT_DONE = "Not done."
+"""What a public "thinking" message says for the instant before it is removed."""
+
+
+def expired(error: BaseException) -> bool:
+    """Whether ``error`` is (or wraps) Discord's 10062: the interaction's token is dead."""
+    original = _original(error)
+    return isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION
+
+
+def _original(error: BaseException) -> BaseException:
+    if isinstance(error, app_commands.CommandInvokeError):
+        return _original(error.original)
+    if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        return _original(error.__cause__)
+    return error
 
 
 def _where(interaction: discord.Interaction) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.ui import cooldowns
-from bot.ui.replies import report_error, send, within_budget
+from bot.ui.replies import defer, report_error, send
 
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 """Renders page ``n`` (from 0) and says how many pages there are now."""
@@ -74,10 +74,11 @@ class Paginator(OwnedView):
                 f"Slow down: try again in {max(1, round(wait))} seconds.", ephemeral=True
             )
             return
+        await interaction.response.defer()  # the page is read from the database: ack first
         embed, self.pages = await self.render(max(0, min(page, self.pages - 1)))
         self.page = max(0, min(page, self.pages - 1))
         self._sync_buttons()
-        await interaction.response.edit_message(embed=embed, view=self)
+        await interaction.edit_original_response(embed=embed, view=self)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(
@@ -99,8 +100,10 @@ class Paginator(OwnedView):
 async def send_pages(
     interaction: discord.Interaction, render: PageRenderer, *, ephemeral: bool
 ) -> None:
-    """Send page 1; with more than one page, add the buttons to turn them."""
-    embed, pages = await within_budget(interaction, render(0), ephemeral=ephemeral)
+    """Send page 1 (acknowledged before it is read); with more than one page, add the
+    buttons to turn them."""
+    await defer(interaction, ephemeral=ephemeral)
+    embed, pages = await render(0)
     if pages <= 1:
         await send(interaction, embed=embed, ephemeral=ephemeral)
         return
@@ -167,7 +170,8 @@ async def ask(
     *,
     cancelled: str,
 ) -> None:
-    """Post ``question`` in the channel with a button per choice; only the asker answers."""
+    """Post ``question`` in the channel with a button per choice; only the asker answers.
+    After a public deferral the question completes it."""
     view = Choices(interaction.user.id, choices, cancelled=cancelled)
     view.origin = interaction
-    await interaction.response.send_message(question, view=view)
+    await send(interaction, content=question, view=view)

@@ -110,6 +110,18 @@ def text_of(result: simcord.InteractionResult) -> str:
     return result.followups[0].content or ""
 
 
+def private_text(result: simcord.InteractionResult) -> str:
+    """What the user reads, checked to be seen by them alone: an ephemeral response, or,
+    after a public deferral (a refusal only the write could decide), ephemeral followups
+    with the public "thinking" message gone."""
+    if result.response is not None:
+        assert result.response.ephemeral, f"public reply: {result.response.content!r}"
+        return result.response.content
+    assert result.followups, "no reply at all"
+    assert all(f.ephemeral for f in result.followups), "a public followup"
+    return result.followups[0].content or ""
+
+
 def message(channel: simcord.ChannelHandle, message_id: int) -> discord.Message:
     """The current state of one message of a channel."""
     return next(m for m in channel.history() if m.id == message_id)

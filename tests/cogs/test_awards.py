@@ -8,7 +8,7 @@ import pytest
 
 from badges.model import EventKind
 from badges.permissions import Actor, Level
-from tests.cogs.conftest import World, embed_of, text_of
+from tests.cogs.conftest import World, embed_of, private_text, text_of
 
 
 @pytest.fixture
@@ -70,8 +70,7 @@ async def test_awarding_twice_is_refused_privately(helper: World) -> None:
     await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
     before = len(w.general.history())
     res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
-    assert res.ephemeral
-    assert text_of(res) == "User already has this badge ('Helper')."
+    assert private_text(res) == "User already has this badge ('Helper')."
     # the public "thinking" message was removed: the channel shows nothing new to others
     assert len(w.general.history(viewer=w.alice)) == before
     assert (await w.bot.service.catalog.find(w.guild.id, "helper")).awarded_count == 1
@@ -111,8 +110,7 @@ async def test_revoke_with_reason(helper: World) -> None:
 async def test_revoke_not_held_is_refused(helper: World) -> None:
     w = helper
     res = await w.mod.slash(w.general, "badge revoke", badge="helper", member=w.alice)
-    assert res.ephemeral
-    assert text_of(res) == "User does not have this badge ('Helper')."
+    assert private_text(res) == "User does not have this badge ('Helper')."
 
 
 async def test_member_cannot_revoke(helper: World) -> None:
@@ -136,8 +134,7 @@ async def test_unexpected_failure_apologises_with_an_error_id_and_logs_it(
 
     monkeypatch.setattr(w.bot.service.awards, "award", broken)
     res = await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
-    assert res.ephemeral
-    reply = text_of(res)
+    reply = private_text(res)
     match = re.fullmatch(
         r"Sorry, something went wrong on my side \(error id `([0-9a-f]{8})`\)\. "
         r"It has been logged; please try again later\.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cogs.conftest import World, embed_of, role_ids, text_of
+from tests.cogs.conftest import World, embed_of, private_text, role_ids, text_of
 
 
 @pytest.fixture
@@ -64,8 +64,7 @@ async def test_each_giver_once_per_recipient(kudos: World) -> None:
     w = kudos
     await w.alice.slash(w.general, "badge award", badge="Kudos", member=w.bob)
     again = await w.alice.slash(w.general, "badge award", badge="Kudos", member=w.bob)
-    assert again.ephemeral
-    assert text_of(again) == "You already gave 'Kudos' to this member."
+    assert private_text(again) == "You already gave 'Kudos' to this member."
     assert await _gifts(w, w.bob.id) == [("Kudos", 1)]
 
 
@@ -74,8 +73,7 @@ async def test_the_daily_quota(kudos: World) -> None:
     await w.admin.slash(w.general, "badge policy", badge="Kudos", per_day=1)
     await w.alice.slash(w.general, "badge award", badge="Kudos", member=w.bob)
     res = await w.alice.slash(w.general, "badge award", badge="Kudos", member=w.mod)
-    assert res.ephemeral
-    assert text_of(res) == "You can give 'Kudos' 1 time a day: try again after midnight UTC."
+    assert private_text(res) == "You can give 'Kudos' 1 time a day: try again after midnight UTC."
 
 
 async def test_a_badge_members_may_not_give(kudos: World) -> None:

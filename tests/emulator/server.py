@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNLIMITED_GLOBAL = ("interaction callback", "webhook")  # not under the global limit
+EXTRA_PREFIX = "/_emulator/"  # routes added with add_routes: no REST plumbing, no limits
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,15 @@ class DiscordEmulator:
         )
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
+        self._extra_routes: list[tuple[str, str, Handler]] = []
+
+    def add_routes(self, routes: list[tuple[str, str, Handler]]) -> None:
+        """More routes under ``/_emulator/`` (tests.emulator.control), added before ``start``;
+        they bypass auth, rate limits and the call log."""
+        assert self._runner is None, "add routes before start()"
+        for _method, path, _handler in routes:
+            assert path.startswith(EXTRA_PREFIX), path
+        self._extra_routes += routes
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -106,6 +116,8 @@ class DiscordEmulator:
         app.router.add_get("/", self.gateway.handle)
         for method, path, handler in self._routes():
             app.router.add_route(method, "/api/v10" + path, handler)
+        for method, path, handler in self._extra_routes:
+            app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await self._listen(self.port)
@@ -358,7 +370,7 @@ class DiscordEmulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/":
+        if request.path == "/" or request.path.startswith(EXTRA_PREFIX):
             return await handler(request)
         arrived = time.monotonic()
         route = _route_name(request)
