@@ -93,7 +93,7 @@ class BadgeBot(commands.Bot):
         self.policy_cache = PolicyCache(self.service)
         self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
         self.log_channel = LogChannelPoster(self, self.guild_settings, owns=self.owns)
-        self.role_sync = RoleSyncWorker(self)
+        self.role_sync = RoleSyncWorker(self, lease=settings.role_lease_seconds)
         self.changes = ChangeFeed(self.service.core)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._feed_lock = asyncio.Lock()

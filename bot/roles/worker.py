@@ -34,6 +34,7 @@ import discord
 from discord.ext import tasks
 
 from badges.model import RoleAction, RoleChange
+from badges.service.sync_queue import LEASE
 from bot import metrics
 from bot.roles.pacer import Pacer
 
@@ -108,7 +109,7 @@ _Timer = tasks.Loop[Callable[[int, Any], Coroutine[Any, Any, None]]]
 
 
 class RoleSyncWorker:
-    def __init__(self, bot: BadgeBot, *, pacer: Pacer | None = None) -> None:
+    def __init__(self, bot: BadgeBot, *, pacer: Pacer | None = None, lease: float = LEASE) -> None:
         self.bot = bot
         self.service = bot.service
         self.pacer = pacer or Pacer()
@@ -122,7 +123,7 @@ class RoleSyncWorker:
         self._recent: dict[tuple[int, int], dict[tuple[int, RoleAction], float]] = {}
         self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         """Who this process is, on the leases of the changes it claims."""
-        self.lease = bot.settings.role_lease_seconds
+        self.lease = lease
 
     # -- lifecycle -----------------------------------------------------------------------
 
