@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path
 
-from api import errors
+from api import errors, metrics
 from api.auth import TokenBuckets
 from api.idempotency import KEEP
 from api.limits import BodyLimit, RateHeaders
@@ -31,7 +31,7 @@ from db.migrate import prepare_database
 
 log = logging.getLogger("api")
 
-PREFIX = "/api/v1/guilds/{guildId}"
+PREFIX = metrics.GUILD_PREFIX
 PURGE_EVERY = 600.0
 
 DESCRIPTION = """\
@@ -66,7 +66,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database if shared else Database(settings.database_url)
+        db = (
+            database
+            if shared
+            else Database(settings.database_url, pool_size=settings.database_pool_size)
+        )
         assert db is not None
         try:
             if not shared:
@@ -113,6 +117,7 @@ def create_app(
         redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     errors.install(app)
+    metrics.install(app, settings)
     app.add_middleware(RateHeaders)
     app.add_middleware(BodyLimit)
     app.include_router(build_router(_guild_from_path, include_in_schema=True), prefix=PREFIX)

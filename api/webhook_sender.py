@@ -27,6 +27,7 @@ from badges import webhooks
 from badges.model import AuditEvent, Delivery
 from badges.service import BadgeService
 from badges.webhooks import STRICT, UrlPolicy
+from bot import metrics
 from db.database import Database
 from db.webhooks import WebhookOutbox
 
@@ -148,6 +149,7 @@ class WebhookSender:
         problem = webhooks.url_problem(delivery.url, self._policy)
         if problem is not None:
             await self._outbox.failed(delivery.id, f"refused: {problem}")
+            metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
             return
         body = delivery.body.encode()
         stamp = int(self._clock().timestamp())
@@ -165,18 +167,22 @@ class WebhookSender:
                 error = None if ok else f"HTTP {response.status}"
         except RefusedAddress as exc:
             await self._outbox.failed(delivery.id, f"refused: {exc}")
+            metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
             return
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         if error is None:
             await self._outbox.delivered(delivery.id)
+            metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
             return
         now = self._clock()
         if now - delivery.created_at >= webhooks.RETRY_FOR:
             await self._outbox.failed(delivery.id, f"gave up after a day: {error}")
+            metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
             log.warning("webhook delivery %s gave up: %s", delivery.event_id, error)
         else:
             await self._outbox.retry(delivery.id, error, now + webhooks.backoff(delivery.attempts))
+            metrics.WEBHOOK_DELIVERIES.labels("retry").inc()
 
 
 def sender_for(service: BadgeService, database: Database) -> WebhookSender:

@@ -270,6 +270,16 @@ class RoleChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """One guild's role queue at a glance: what waits, what failed, since when."""
+
+    guild_id: int
+    pending: int
+    failed: int
+    oldest_pending: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Overwrite:
     """A channel permission overwrite as raw allow/deny bit sets."""
 

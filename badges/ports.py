@@ -16,6 +16,7 @@ from badges.model import (
     ApiToken,
     AuditEvent,
     Award,
+    Backlog,
     Badge,
     Gate,
     GuildSettings,
@@ -316,6 +317,25 @@ class RoleQueue(Protocol):
     async def guilds_due(self, now: datetime) -> list[int]: ...
     async def next_attempts(self, guild_id: int | None = None) -> dict[int, datetime]:
         """When the earliest pending change of each guild (or only of ``guild_id``) is due."""
+        ...
+
+    async def claim(
+        self, guild_id: int, now: datetime, limit: int, holder: str, until: datetime
+    ) -> list[RoleChange]:
+        """Due changes of the guild that no other process holds, leased to ``holder`` until
+        ``until`` (its own earlier claims included); in queue order."""
+        ...
+
+    async def release(self, holder: str) -> int:
+        """Give up every claim of ``holder`` (it stops); how many it held."""
+        ...
+
+    async def renew(self, guild_id: int, holder: str, until: datetime) -> int:
+        """Extend ``holder``'s leases in the guild; how many it holds."""
+        ...
+
+    async def backlog(self) -> list[Backlog]:
+        """Every guild with queued or failed changes (for monitoring)."""
         ...
 
     async def cancel_role(

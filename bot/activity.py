@@ -9,6 +9,7 @@ messages do not count, nor reactions members give their own messages.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -20,6 +21,7 @@ import discord
 
 from badges.activity import ActivityTally, VoiceClock
 from badges.automation import MemberRecord
+from bot import metrics
 from db import state
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RUNNING = "activity_counting:running"
+"""Per shard plan: each process running some shards has its own (the whole bot: no suffix)."""
 _REACTED_MAX = 200_000
 """(message, member) pairs remembered so a reaction toggled on and off counts once."""
 _COUNTED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
@@ -59,6 +62,7 @@ class ActivityCounter:
             return  # joins, pins, boosts and other system messages
         now = self.clock()
         self.tally.message(guild.id, author.id, _counted_as(message.channel), now)
+        metrics.EVENTS_COUNTED.labels("message").inc()
         if isinstance(author, discord.Member):
             self.member(author)
             self.bot.directory.remember(author)  # the event says they are a member
@@ -91,6 +95,7 @@ class ActivityCounter:
         channel = self.bot.get_channel(payload.channel_id)
         channel_id = _counted_as(channel) if channel is not None else payload.channel_id
         self.tally.reaction(payload.guild_id, author_id, channel_id, self.clock())
+        metrics.EVENTS_COUNTED.labels("reaction").inc()
         if payload.member is not None:
             self.member(payload.member)
         self._touch(payload.guild_id, author_id)
@@ -128,6 +133,7 @@ class ActivityCounter:
             self.voice_clock.left(member.guild.id, member.id, now)
         elif not was_counting or before.channel is None or before.channel.id != counted:
             self.voice_clock.joined(member.guild.id, member.id, counted, now)
+            metrics.EVENTS_COUNTED.labels("voice_join").inc()
         self.member(member)
         self._touch(member.guild.id, member.id)
 
@@ -229,21 +235,30 @@ class ActivityCounter:
 
     # -- start and stop ----------------------------------------------------------------
 
+    @property
+    def _running_key(self) -> str:
+        """Whether counting runs: one flag per process of a sharded bot (its shards)."""
+        shards = self.bot.settings.shards
+        if shards is None or self.bot.settings.runs_every_shard:
+            return _RUNNING
+        plan = ",".join(map(str, sorted(shards)))
+        return f"{_RUNNING}:{hashlib.sha1(plan.encode()).hexdigest()[:16]}"
+
     async def started(self) -> None:
         """Say in the log if the last run stopped without writing its counts."""
-        if await state.get_value(self.bot.database, _RUNNING) == "yes":
+        if await state.get_value(self.bot.database, self._running_key) == "yes":
             log.warning(
                 "the last run stopped without a clean shutdown: activity counted in its last "
                 "%.0f seconds before it stopped was not written and is lost",
                 self.flush_seconds,
             )
-        await state.set_value(self.bot.database, _RUNNING, "yes")
+        await state.set_value(self.bot.database, self._running_key, "yes")
 
     async def stopped(self) -> None:
         """Write what is left (voice sessions are credited up to now)."""
         try:
             await self.flush(evaluate=False)
-            await state.set_value(self.bot.database, _RUNNING, "no")
+            await state.set_value(self.bot.database, self._running_key, "no")
         except Exception:
             log.exception("writing the last activity counts failed: they are lost")
 

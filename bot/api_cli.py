@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -43,6 +45,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         print("badgebot: --workers must be between 1 and 64", file=sys.stderr)
         return 2
+    if args.workers > 1 and settings.uses_sqlite:
+        print(
+            "badgebot: --workers runs several processes on one database, and SQLite is for "
+            "one process: set BADGEBOT_DATABASE_URL to PostgreSQL (postgresql+asyncpg://...) "
+            "or serve with one worker.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # each worker writes its metrics there; a scrape of any worker sums them all
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="badgebot-metrics-")
     try:
         asyncio.run(_prepare(settings))  # once, before the workers start
     except DatabaseBehind as exc:

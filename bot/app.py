@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
+from aiohttp import web
 from discord.ext import commands, tasks
 
 from api.webhook_sender import sender_for
@@ -17,6 +20,8 @@ from badges.change_feed import ChangeFeed
 from badges.model import GuildSettings
 from badges.permissions import Actor, Operation, authorize
 from badges.service import BadgeService
+from badges.service.core import utcnow
+from bot import metrics
 from bot.activity import ActivityCounter
 from bot.api_server import EmbeddedApi
 from bot.caches import BadgeCatalog, GateCache, PolicyCache, SettingsCache
@@ -56,7 +61,14 @@ class BadgeBot(commands.Bot):
 
     tree: BadgeTree
 
-    def __init__(self, settings: Settings, database: Database, *, owns_database: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        owns_database: bool,
+        **client_options: Any,
+    ) -> None:
         # no voice is used: discord.py's warnings about voice libraries are noise
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -68,6 +80,7 @@ class BadgeBot(commands.Bot):
             tree_cls=BadgeTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
         )
         self.settings = settings
         self.database = database
@@ -79,8 +92,8 @@ class BadgeBot(commands.Bot):
         self.gate_cache = GateCache(self.service)
         self.policy_cache = PolicyCache(self.service)
         self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
-        self.log_channel = LogChannelPoster(self, self.guild_settings)
-        self.role_sync = RoleSyncWorker(self)
+        self.log_channel = LogChannelPoster(self, self.guild_settings, owns=self.owns)
+        self.role_sync = RoleSyncWorker(self, lease=settings.role_lease_seconds)
         self.changes = ChangeFeed(self.service.core)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._feed_lock = asyncio.Lock()
@@ -89,6 +102,7 @@ class BadgeBot(commands.Bot):
         self._to_warm: deque[int] = deque()
         self._warmer: asyncio.Task[None] | None = None
         self.api: EmbeddedApi | None = None
+        self._metrics: web.AppRunner | None = None
         self.webhooks = sender_for(self.service, database)
         self.webhooks.on_kick = self._webhooks_wake
         for listener in (
@@ -114,6 +128,14 @@ class BadgeBot(commands.Bot):
         if self.settings.api_port is not None:
             self.api = EmbeddedApi(self, self.settings.api_port)
             self.api.start()
+        if self.settings.metrics_port is not None:
+            token = self.settings.metrics_token
+            self._metrics = await metrics.metrics_server(
+                self.settings.metrics_host,
+                self.settings.metrics_port,
+                self.refresh_metrics,
+                token.get_secret_value() if token else None,
+            )
         # Everything loaded so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise add tens of ms to some commands.
         gc.collect()
@@ -190,7 +212,36 @@ class BadgeBot(commands.Bot):
         log.info("command tree synced (%s)", f"guild {guild.id}" if guild else "global")
         return True
 
+    async def refresh_metrics(self) -> None:
+        """The gauges read at scrape time: this process's guilds' role queues, and the
+        gateway latency of each of its shards."""
+        backlog = [b for b in await self.service.queue.backlog() if self.owns(b.guild_id)]
+        now = utcnow()
+        for gauge in (metrics.QUEUE_PENDING, metrics.QUEUE_OLDEST, metrics.QUEUE_FAILED):
+            gauge.clear()
+        for guild in backlog:
+            label = str(guild.guild_id)
+            metrics.QUEUE_PENDING.labels(label).set(guild.pending)
+            metrics.QUEUE_FAILED.labels(label).set(guild.failed)
+            oldest = guild.oldest_pending
+            metrics.QUEUE_OLDEST.labels(label).set(
+                (now - oldest).total_seconds() if oldest else 0.0
+            )
+        metrics.GATEWAY_LATENCY.clear()
+        for shard_id, latency in self.shard_latencies():
+            if math.isfinite(latency):
+                metrics.GATEWAY_LATENCY.labels(str(shard_id)).set(latency)
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return [(0, self.latency)]
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        metrics.INTERACTIONS.labels(interaction.type.name).inc()
+
     async def close(self) -> None:
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+            self._metrics = None
         if self.api is not None:
             await self.api.stop()
         self.send_webhooks.cancel()
@@ -211,6 +262,14 @@ class BadgeBot(commands.Bot):
         await super().close()
         if self._owns_database:
             await self.database.dispose()
+
+    def owns(self, guild_id: int) -> bool:
+        """Whether this process runs the shard of ``guild_id`` (every guild when unsharded):
+        Discord's rule, shard = (guild_id >> 22) % shard_count."""
+        shards = self.settings.shards
+        if shards is None or self.settings.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.settings.shard_count in shards
 
     async def guild_config(self, interaction: discord.Interaction) -> GuildSettings:
         """The settings of the interaction's guild, from memory; if they are not there,
@@ -249,7 +308,25 @@ class BadgeBot(commands.Bot):
         return actor
 
 
+class ShardedBadgeBot(BadgeBot, commands.AutoShardedBot):
+    """The bot running some (or all) of ``shard_count`` shards in this process; the other
+    shards run in other processes on the same PostgreSQL database."""
+
+    def shard_latencies(self) -> list[tuple[int, float]]:
+        return list(self.latencies)
+
+
 def create_bot(settings: Settings, *, database: Database | None = None) -> BadgeBot:
-    """Build the bot without connecting. Pass ``database`` to share one (tests, tools)."""
+    """Build the bot without connecting. Pass ``database`` to share one (tests, tools).
+    With ``shard_count`` set it runs the shards ``shard_ids`` (all by default)."""
     owns = database is None
-    return BadgeBot(settings, database or Database(settings.database_url), owns_database=owns)
+    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    if settings.shard_count is None:
+        return BadgeBot(settings, database, owns_database=owns)
+    return ShardedBadgeBot(
+        settings,
+        database,
+        owns_database=owns,
+        shard_count=settings.shard_count,
+        shard_ids=list(settings.shards or ()),
+    )

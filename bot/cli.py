@@ -27,8 +27,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _settings() -> Settings:
-    return Settings()
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment and .env; `run`'s shard flags take precedence."""
+    overrides: dict[str, object] = {}
+    if getattr(args, "shard_count", None) is not None:
+        overrides["shard_count"] = args.shard_count
+    if getattr(args, "shard_ids", None) is not None:
+        overrides["shard_ids"] = args.shard_ids
+    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 log = logging.getLogger("badgebot")
@@ -221,7 +227,18 @@ async def _upgrade(settings: Settings) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="badgebot", description="A badge system for Discord.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="connect to Discord and serve the slash commands")
+    run = commands.add_parser("run", help="connect to Discord and serve the slash commands")
+    run.add_argument(
+        "--shard-count",
+        type=int,
+        default=None,
+        help="total shards over all bot processes (default: one process, unsharded)",
+    )
+    run.add_argument(
+        "--shard-ids",
+        default=None,
+        help="the shards this process runs, e.g. 0,1 (default: all of --shard-count)",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -235,11 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":  # its own settings: nothing from the environment or .env
         return sandbox.run(args)
     try:
-        settings = _settings()
+        settings = _settings(args)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        return _fail(f"setting {field!r} is invalid: {first['msg']} (check .env)")
+        what = f"setting {field!r} is invalid" if field else "the settings do not fit together"
+        return _fail(f"{what}: {first['msg'].removeprefix('Value error, ')} (check .env)")
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -249,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return api_cli.serve(settings, args)
     if args.command == "api-token":
         return api_cli.tokens(settings, args)
-    problem = settings.token_problem()
+    problem = settings.token_problem() or settings.multi_process_problem()
     if problem:
         return _fail(problem)
     try:

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 
@@ -40,16 +40,24 @@ class LogChannelPoster:
     """Posts each guild's changes in the order they happened."""
 
     def __init__(
-        self, client: discord.Client, settings: SettingsCache, *, backlog: int = BACKLOG
+        self,
+        client: discord.Client,
+        settings: SettingsCache,
+        *,
+        backlog: int = BACKLOG,
+        owns: Callable[[int], bool] = lambda guild_id: True,
     ) -> None:
         self._client = client
         self._settings = settings
         self._limit = backlog
+        self._owns = owns
         self._guilds: dict[int, _GuildLog] = {}
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
+        """Changes of this process's guilds; another process posts those of its shards."""
         for guild_id, group in itertools.groupby(events, key=lambda e: e.guild_id):
-            self._enqueue(guild_id, list(group))
+            if self._owns(guild_id):
+                self._enqueue(guild_id, list(group))
 
     def _enqueue(self, guild_id: int, batch: list[AuditEvent]) -> None:
         state = self._guilds.setdefault(guild_id, _GuildLog())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, literal, select, update
+from sqlalchemy import Row, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from badges.model import NewRoleChange, RoleAction, RoleChange
+from badges.model import Backlog, NewRoleChange, RoleAction, RoleChange
 from db.repositories import dialect_insert
 from db.tables import AWARDS, BADGES, ROLE_CHANGES
 
@@ -170,6 +171,46 @@ class SqlRoleQueue:
         )
         return [_change(r) for r in (await self._s.execute(stmt)).all()]
 
+    async def claim(
+        self, guild_id: int, now: datetime, limit: int, holder: str, until: datetime
+    ) -> list[RoleChange]:
+        """Due changes nobody else holds, leased to ``holder`` until ``until``. On PostgreSQL
+        ``FOR UPDATE SKIP LOCKED``: two processes claiming at once get different rows."""
+        free = or_(C.lease_until.is_(None), C.lease_until < now, C.claimed_by == holder)
+        pick = (
+            select(C.id)
+            .where(C.status == PENDING, C.guild_id == guild_id, C.next_attempt_at <= now, free)
+            .order_by(C.next_attempt_at, C.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list((await self._s.scalars(pick)).all())
+        if not ids:
+            return []
+        await self._s.execute(
+            update(ROLE_CHANGES).where(C.id.in_(ids)).values(claimed_by=holder, lease_until=until)
+        )
+        rows = await self._s.execute(select(ROLE_CHANGES).where(C.id.in_(ids)))
+        order = {change_id: n for n, change_id in enumerate(ids)}
+        return sorted((_change(r) for r in rows.all()), key=lambda c: order[c.id])
+
+    async def release(self, holder: str) -> int:
+        result = await self._s.execute(
+            update(ROLE_CHANGES)
+            .where(C.claimed_by == holder)
+            .values(claimed_by=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def renew(self, guild_id: int, holder: str, until: datetime) -> int:
+        result = await self._s.execute(
+            update(ROLE_CHANGES)
+            .where(C.guild_id == guild_id, C.claimed_by == holder, C.status == PENDING)
+            .values(lease_until=until)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def in_flight(
         self, guild_id: int, role_id: int, user_id: int | None = None
     ) -> tuple[set[int], set[int]]:
@@ -197,14 +238,26 @@ class SqlRoleQueue:
         await self._s.execute(
             update(ROLE_CHANGES)
             .where(self._this(change_id, version))
-            .values(attempts=C.attempts + 1, error=error, next_attempt_at=when)
+            .values(
+                attempts=C.attempts + 1,
+                error=error,
+                next_attempt_at=when,
+                claimed_by=None,
+                lease_until=None,
+            )
         )
 
     async def failed(self, change_id: int, version: int, error: str) -> None:
         await self._s.execute(
             update(ROLE_CHANGES)
             .where(self._this(change_id, version))
-            .values(attempts=C.attempts + 1, error=error, status=FAILED)
+            .values(
+                attempts=C.attempts + 1,
+                error=error,
+                status=FAILED,
+                claimed_by=None,
+                lease_until=None,
+            )
         )
 
     async def fail_role(
@@ -218,7 +271,13 @@ class SqlRoleQueue:
                 C.status == PENDING,
                 C.action.in_([a.value for a in actions]),
             )
-            .values(attempts=C.attempts + 1, error=error, status=FAILED)
+            .values(
+                attempts=C.attempts + 1,
+                error=error,
+                status=FAILED,
+                claimed_by=None,
+                lease_until=None,
+            )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -278,6 +337,20 @@ class SqlRoleQueue:
     async def guilds_due(self, now: datetime) -> list[int]:
         stmt = select(C.guild_id).where(C.status == PENDING, C.next_attempt_at <= now).distinct()
         return list((await self._s.scalars(stmt)).all())
+
+    async def backlog(self) -> list[Backlog]:
+        stmt = select(C.guild_id, C.status, func.count(), func.min(C.created_at)).group_by(
+            C.guild_id, C.status
+        )
+        found: dict[int, Backlog] = {}
+        for guild_id, status, count, oldest in (await self._s.execute(stmt)).all():
+            seen = found.get(guild_id) or Backlog(guild_id, 0, 0, None)
+            if status == PENDING:
+                seen = replace(seen, pending=int(count), oldest_pending=oldest)
+            elif status == FAILED:
+                seen = replace(seen, failed=int(count))
+            found[guild_id] = seen
+        return list(found.values())
 
     async def next_attempts(self, guild_id: int | None = None) -> dict[int, datetime]:
         stmt = (

@@ -189,6 +189,9 @@ class RoleChangeRow(Base):
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the bot process working on it, until when; another may take it over after that
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
 
 class GateRow(Base):

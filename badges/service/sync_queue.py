@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from badges.model import EventKind, NewEvent, RoleAction, RoleChange
+from badges.model import Backlog, EventKind, NewEvent, RoleAction, RoleChange
 from badges.permissions import Actor, Operation, authorize
 from badges.role_rules import Problem
 from badges.service.core import DISCORD, ServiceCore
@@ -26,6 +26,10 @@ class Progress:
     error: str | None = None
 
 
+LEASE = 30.0
+"""Seconds a process holds the role changes it claimed; it renews them while it works."""
+
+
 class SyncQueue:
     def __init__(self, core: ServiceCore, roles: RoleLinks) -> None:
         self._core = core
@@ -36,9 +40,37 @@ class SyncQueue:
         async with self._core.read() as uow:
             return await uow.role_queue.due(guild_id, self._core.clock(), limit)
 
+    async def claim(
+        self, guild_id: int, holder: str, *, limit: int = 50, lease: float = LEASE
+    ) -> list[RoleChange]:
+        """The next role changes ``holder`` (one bot process) should apply in this guild,
+        leased to it for ``lease`` seconds: no other process takes them meanwhile, and a
+        process that dies leaves them to whoever claims after the lease ran out."""
+        now = self._core.clock()
+        async with self._core.write() as tx:
+            return await tx.uow.role_queue.claim(
+                guild_id, now, limit, holder, now + timedelta(seconds=lease)
+            )
+
+    async def release(self, holder: str) -> int:
+        """``holder`` stops: its claims are free for the next process at once."""
+        async with self._core.write() as tx:
+            return await tx.uow.role_queue.release(holder)
+
+    async def renew(self, guild_id: int, holder: str, *, lease: float = LEASE) -> int:
+        """Keep ``holder``'s claims in the guild for another ``lease`` seconds."""
+        until = self._core.clock() + timedelta(seconds=lease)
+        async with self._core.write() as tx:
+            return await tx.uow.role_queue.renew(guild_id, holder, until)
+
     async def guilds_due(self) -> list[int]:
         async with self._core.read() as uow:
             return await uow.role_queue.guilds_due(self._core.clock())
+
+    async def backlog(self) -> list[Backlog]:
+        """Every guild with changes waiting or failed (monitoring)."""
+        async with self._core.read() as uow:
+            return await uow.role_queue.backlog()
 
     async def next_attempts(self, guild_id: int | None = None) -> dict[int, float]:
         """Seconds until the earliest pending change of each guild (or only of ``guild_id``)

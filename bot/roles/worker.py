@@ -10,6 +10,11 @@ Permanent ones (missing permission, hierarchy, unknown role) are recorded for ad
 per role, and never retried in a loop. A change is marked applied only after Discord
 accepted it; a crash in between replays it, which is harmless because adding or removing a
 role is idempotent.
+
+Several processes may share one queue (shards on PostgreSQL): a drain claims its batch with a
+lease (``SyncQueue.claim``) and renews it while it works, so no change is applied by two
+processes at once, and the changes of a process that died are taken over when its lease
+runs out. A process only drains the guilds of its own shards.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -26,6 +34,8 @@ import discord
 from discord.ext import tasks
 
 from badges.model import RoleAction, RoleChange
+from badges.service.sync_queue import LEASE
+from bot import metrics
 from bot.roles.pacer import Pacer
 
 if TYPE_CHECKING:
@@ -99,7 +109,7 @@ _Timer = tasks.Loop[Callable[[int, Any], Coroutine[Any, Any, None]]]
 
 
 class RoleSyncWorker:
-    def __init__(self, bot: BadgeBot, *, pacer: Pacer | None = None) -> None:
+    def __init__(self, bot: BadgeBot, *, pacer: Pacer | None = None, lease: float = LEASE) -> None:
         self.bot = bot
         self.service = bot.service
         self.pacer = pacer or Pacer()
@@ -111,6 +121,9 @@ class RoleSyncWorker:
         self.paused = False
         self.paused_guilds: set[int] = set()
         self._recent: dict[tuple[int, int], dict[tuple[int, RoleAction], float]] = {}
+        self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+        """Who this process is, on the leases of the changes it claims."""
+        self.lease = lease
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -137,6 +150,10 @@ class RoleSyncWorker:
         if sweep is not None and sweep is not asyncio.current_task():
             drains.append(sweep)  # finished, so that start() right after starts it again
         await asyncio.gather(*drains, return_exceptions=True)
+        try:
+            await self.service.queue.release(self.holder)  # the next process needs no wait
+        except Exception:  # stopping anyway: the leases run out on their own
+            log.exception("releasing this process's role-change claims failed")
 
     @tasks.loop(seconds=30)
     async def sweep(self) -> None:
@@ -250,7 +267,15 @@ class RoleSyncWorker:
                 if guild_id in self._resting:
                     return  # its timer kicks it again
                 self._again.discard(guild_id)
-                changes = await self.service.queue.due(guild_id, limit=BATCH)
+                if not self.bot.owns(guild_id) or self.bot.get_guild(guild_id) is None:
+                    # another process's shard, or not available yet (starting up, an
+                    # outage): claim nothing; its GUILD_CREATE kicks us again; a guild the
+                    # bot leaves has its queue dropped (on_guild_remove)
+                    self.paused_guilds.add(guild_id)
+                    return
+                changes = await self.service.queue.claim(
+                    guild_id, self.holder, limit=BATCH, lease=self.lease
+                )
                 if not changes:
                     if guild_id in self._again:
                         continue
@@ -281,9 +306,16 @@ class RoleSyncWorker:
             self.paused_guilds.add(guild_id)
             return
         checked: dict[tuple[int, RoleAction], bool] = {}
+        renewed = time.monotonic()
         for change in changes:
             if self.paused:
                 break
+            held_for = time.monotonic() - renewed
+            if held_for >= self.lease * 0.9:
+                return  # the lease may have passed to another process: claim afresh
+            if held_for >= self.lease / 2:
+                await self.service.queue.renew(guild_id, self.holder, lease=self.lease)
+                renewed = time.monotonic()
             key = (change.role_id, change.action)
             if key not in checked:
                 problem = await self.service.queue.problem(change)
@@ -333,6 +365,7 @@ class RoleSyncWorker:
             log.warning("role sync: Discord is reachable again; resuming")
         self._remember(change)
         await self.service.queue.applied(change)
+        metrics.ROLE_CHANGES_APPLIED.labels(change.action.value).inc()
         return Outcome.DONE
 
     async def _handle_failure(
@@ -349,12 +382,14 @@ class RoleSyncWorker:
                 delay,
             )
             await self.service.queue.retry(change, f"429 {exc}", delay)
+            metrics.ROLE_CHANGES_RETRIED.inc()
             self._rest(change.guild_id, delay)
             return Outcome.REST
         if exc.status >= 500:
             delay = backoff(change.attempts)
             log.warning("role change %s: %s; retrying in %.0f s", change.id, exc, delay)
             await self.service.queue.retry(change, f"{exc.status} {exc.text}", delay)
+            metrics.ROLE_CHANGES_RETRIED.inc()
             self._wake_in(change.guild_id, delay)
             return Outcome.DONE
         if exc.code == UNKNOWN_MEMBER or (
@@ -371,6 +406,7 @@ class RoleSyncWorker:
             _log_blocked(change.guild_id, change.role_id, _explain(exc), failed)
             return Outcome.ROLE_REFUSED
         await self.service.queue.failed([change], _explain(exc))
+        metrics.ROLE_CHANGES_FAILED.inc()
         return Outcome.DONE
 
     async def _unreachable_now(self, change: RoleChange, exc: BaseException) -> Outcome:
@@ -385,6 +421,7 @@ class RoleSyncWorker:
                 exc,
             )
         await self.service.queue.retry(change, f"unreachable: {type(exc).__name__}", delay)
+        metrics.ROLE_CHANGES_RETRIED.inc()
         self._rest(change.guild_id, delay)
         return Outcome.REST
 
@@ -392,6 +429,7 @@ class RoleSyncWorker:
 def _log_blocked(guild_id: int, role_id: int, why: str, failed: int) -> None:
     """One line per refused role (not per change); the audit trail and log channel get
     one entry too (SyncQueue.blocked)."""
+    metrics.ROLE_CHANGES_FAILED.inc(failed)
     if failed:
         log.warning(
             "role sync of guild %s: role %s refused, %d pending change(s) failed: %s",

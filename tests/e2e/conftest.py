@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -36,13 +37,17 @@ class Live:
     async def until(
         self, condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0
     ) -> None:
-        """Wait (real time, bounded) until ``condition`` holds."""
-        async with asyncio.timeout(within):
-            while True:
-                result = condition()
-                if result if isinstance(result, bool) else await result:
-                    return
-                await asyncio.sleep(0.02)
+        await until(condition, within)
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
+    """Wait (real time, bounded) until ``condition`` holds."""
+    async with asyncio.timeout(within):
+        while True:
+            result = condition()
+            if result if isinstance(result, bool) else await result:
+                return
+            await asyncio.sleep(0.02)
 
 
 async def populate(emu: DiscordEmulator) -> tuple[Guild, dict[str, Member], int]:
@@ -61,13 +66,13 @@ async def populate(emu: DiscordEmulator) -> tuple[Guild, dict[str, Member], int]
 
 @contextlib.asynccontextmanager
 async def connected(
-    emu: DiscordEmulator, database: Database, *, members_intent: bool = True
+    emu: DiscordEmulator, database: Database, *, members_intent: bool = True, **settings: Any
 ) -> AsyncIterator[tuple[BadgeBot, asyncio.Task[None]]]:
     """The bot logged in and connected to ``emu`` (READY seen); closed afterwards."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, discord_token=emu.token, members_intent=members_intent
+    config = Settings(  # type: ignore[call-arg]
+        _env_file=None, discord_token=emu.token, members_intent=members_intent, **settings
     )
-    bot = create_bot(settings, database=database)
+    bot = create_bot(config, database=database)
     bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
     with point_at(emu):
         task: asyncio.Task[None] | None = None

@@ -4,8 +4,10 @@ the resume), the command in flight is answered, and later commands and role chan
 from __future__ import annotations
 
 from badges.permissions import Actor, Level
-from tests.e2e.conftest import Live
+from db.database import Database
+from tests.e2e.conftest import Live, connected, until
 from tests.e2e.test_commands import create_linked_badge, role_calls
+from tests.emulator import DiscordEmulator
 from tests.emulator.limits import RouteLimit
 
 OWNER = Actor(2, "e2e owner", Level.SUPER_ADMIN, manages_roles=True)
@@ -55,3 +57,16 @@ async def test_a_refused_resume_identifies_again_and_queued_role_changes_continu
     for m in members:
         assert role_calls(live, m.user.id, live.helpers) == [204], m.user.name
     assert live.emu.gateway.resumes == 0
+
+
+async def test_a_large_guild_arrives_without_members_and_the_bot_asks_for_them(
+    emu: DiscordEmulator, database: Database
+) -> None:
+    guild = emu.create_guild("Large")
+    for i in range(1200):
+        guild.add_member(emu.create_user(f"member{i}"))
+    async with connected(emu, database) as (bot, _task):
+        cached = bot.get_guild(guild.id)
+        assert cached is not None
+        await until(lambda: len(cached.members) == len(guild.members))
+        assert cached.chunked

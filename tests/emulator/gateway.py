@@ -38,6 +38,7 @@ class Session:
     id: str
     shard: tuple[int, int]
     intents: int
+    large_threshold: int = 50
     sequence: int = 0
     sent: list[tuple[int, str]] = field(default_factory=list)  # (seq, JSON) for resumes
     socket: Connection | None = None
@@ -163,7 +164,12 @@ class Gateway:
     async def _identify(self, connection: Connection, data: dict[str, Any]) -> Session:
         self.identifies += 1
         shard = tuple(data.get("shard") or (0, 1))
-        session = Session(secrets.token_hex(16), (int(shard[0]), int(shard[1])), data["intents"])
+        session = Session(
+            secrets.token_hex(16),
+            (int(shard[0]), int(shard[1])),
+            data["intents"],
+            int(data.get("large_threshold") or 50),
+        )
         self.sessions[session.id] = session
         session.socket = connection
         await self._send_dispatch(session, "READY", self._ready_payload(session))

@@ -86,6 +86,8 @@ class DiscordEmulator:
         self.latencies: dict[str, float] = {}
         self.storms: Counter[str] = Counter()
         self.refused_roles: set[int] = set()  # role ids Discord answers 50013 for
+        self.overlaps: list[str] = []  # role requests that arrived while one was in flight
+        self._in_flight: set[str] = set()
         self.on_role_change: Callable[[str, Guild, Member, int], None] | None = None
         """Called with (method, guild, member, role id) each time Discord accepts a member
         role PUT or DELETE, after the member's roles changed and before the 204 is sent
@@ -166,11 +168,22 @@ class DiscordEmulator:
         self.users[user.id] = user
         return user
 
-    def create_guild(self, name: str = "Emulated", *, owner: User | None = None) -> Guild:
-        """A guild the bot is in (it arrives as GUILD_CREATE when the bot identifies)."""
+    def create_guild(
+        self,
+        name: str = "Emulated",
+        *,
+        owner: User | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> Guild:
+        """A guild the bot is in (it arrives as GUILD_CREATE when the bot identifies); with
+        ``shard=(shard_id, shard_count)`` its id falls on that shard."""
         owner = owner or self.users.get(OWNER_ID) or User(OWNER_ID, "owner")
         self.users[owner.id] = owner
-        guild = new_guild(name, owner=owner)
+        guild_id = snowflake()
+        if shard is not None:
+            shard_id, count = shard
+            guild_id += ((shard_id - (guild_id >> 22)) % count) << 22
+        guild = new_guild(name, owner=owner, guild_id=guild_id)
         self.guilds[guild.id] = guild
         return guild
 
@@ -330,9 +343,10 @@ class DiscordEmulator:
         }
 
     def _guild_creates(self, session: Session) -> list[dict[str, Any]]:
-        members = bool(session.intents & 2)
+        """Like Discord: a large guild (more members than the client's ``large_threshold``)
+        comes without its member list; the client asks for chunks (op 8)."""
         return [
-            guild.payload(with_members=members or len(guild.members) <= 100)
+            guild.payload(with_members=len(guild.members) <= session.large_threshold)
             for guild in self.guilds.values()
             if session.owns(guild.id)
         ]
@@ -360,6 +374,20 @@ class DiscordEmulator:
             return await handler(request)
         arrived = time.monotonic()
         route = _route_name(request)
+        target = request.path if route.startswith("member role") else None
+        if target is not None:
+            if target in self._in_flight:
+                self.overlaps.append(target)  # two requests for one member and role at once
+            self._in_flight.add(target)
+        try:
+            return await self._answer(request, handler, route, arrived)
+        finally:
+            if target is not None:
+                self._in_flight.discard(target)
+
+    async def _answer(
+        self, request: web.Request, handler: Handler, route: str, arrived: float
+    ) -> web.StreamResponse:
         delay = self.latencies.get(route, self.latencies.get("*", 0.0))
         if delay:
             await asyncio.sleep(delay)

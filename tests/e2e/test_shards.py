@@ -1,0 +1,74 @@
+"""A sharded bot: each shard's gateway session carries only its guilds, and the bot serves
+commands and role changes in all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import ShardedBadgeBot, create_bot
+from bot.config import Settings
+from db.database import Database
+from tests.e2e.conftest import READY_TIMEOUT, until
+from tests.emulator import DiscordEmulator, point_at
+
+SHARDS = 2
+
+
+async def no_wait(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s between identifies (Discord's rate); the emulator needs none."""
+
+
+@contextlib.asynccontextmanager
+async def sharded(emu: DiscordEmulator, database: Database) -> AsyncIterator[ShardedBadgeBot]:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, discord_token=emu.token, members_intent=True, shard_count=SHARDS
+    )
+    bot = create_bot(settings, database=database)
+    assert isinstance(bot, ShardedBadgeBot)
+    bot.before_identify_hook = no_wait  # type: ignore[method-assign]
+    bot._connection.guild_ready_timeout = 0.3
+    with point_at(emu):
+        task: asyncio.Task[None] | None = None
+        try:
+            await bot.login(emu.token)
+            task = asyncio.create_task(bot.connect(reconnect=True))
+            async with asyncio.timeout(READY_TIMEOUT):
+                await bot.wait_until_ready()
+            yield bot
+        finally:
+            await bot.close()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+async def test_each_shard_serves_its_guilds(
+    emu: DiscordEmulator, database: Database, shard: int
+) -> None:
+    guilds = [emu.create_guild(f"guild {i}", shard=(i % SHARDS, SHARDS)) for i in range(4)]
+    for guild in guilds:
+        guild.add_role("Helpers")
+    async with sharded(emu, database) as bot:
+        assert {s.shard for s in emu.gateway.sessions.values()} == {(0, 2), (1, 2)}
+        assert {g.id for g in bot.guilds} == {g.id for g in guilds}
+        mine = [g for g in guilds if (g.id >> 22) % SHARDS == shard]
+        assert all(bot.get_guild(g.id).shard_id == shard for g in mine)  # type: ignore[union-attr]
+        for guild in mine:
+            helpers = next(r.id for r in guild.roles.values() if r.name == "Helpers")
+            alice = await emu.add_member(guild, "alice")
+            created = await emu.invoke(
+                guild, guild.owner_id, "badge create", name="Helper", role=helpers
+            )
+            await created.wait()
+            award = await emu.invoke(
+                guild, guild.owner_id, "badge award", badge="Helper", member=alice.user.id
+            )
+            await award.wait()
+            assert "Helper" in award.text
+            await until(lambda h=helpers, a=alice: h in a.roles)  # type: ignore[misc]
