@@ -16,7 +16,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -24,7 +24,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from badges import webhooks
-from badges.model import AuditEvent, Delivery
+from badges.model import Delivery
 from badges.service import BadgeService
 from badges.webhooks import STRICT, UrlPolicy
 from bot import metrics
@@ -186,15 +186,11 @@ class WebhookSender:
 
 
 def sender_for(service: BadgeService, database: Database) -> WebhookSender:
-    """The sender of this process, woken by every change made here that is sent. The caller
-    runs it: ``start()``, or its own loop calling ``round()``."""
+    """The sender of this process, woken by every change made here that queued deliveries
+    (a change in a guild without webhooks queues none, and costs the sender no round). The
+    caller runs it: ``start()``, or its own loop calling ``round()``."""
     sender = WebhookSender(
         WebhookOutbox(database), service.core.clock, policy=service.core.url_policy
     )
-
-    async def wake(events: Sequence[AuditEvent]) -> None:
-        if any(webhooks.event_type(e.kind) for e in events):
-            sender.kick()
-
-    service.subscribe(wake)
+    service.watch_outbox(sender.kick)
     return sender

@@ -80,5 +80,9 @@ class BadgeService:
         """Call ``watcher`` with a guild id whenever a commit queued role changes there."""
         self.core.queue_watchers.append(watcher)
 
+    def watch_outbox(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` whenever a commit queued webhook deliveries."""
+        self.core.outbox_watchers.append(watcher)
+
 
 __all__ = ["BULK_MAX", "DISCORD", "UNSET", "BadgeService", "Listener", "Progress"]

@@ -128,6 +128,7 @@ class ServiceCore:
         self.new_id = new_id
         self.listeners: list[Listener] = []
         self.queue_watchers: list[Callable[[int], None]] = []
+        self.outbox_watchers: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
@@ -137,18 +138,22 @@ class ServiceCore:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """Open a write transaction. Leaving the block normally records the events, commits,
-        wakes the role sync of guilds with new role changes and publishes the events; an
+        wakes the role sync of guilds with new role changes and the webhook sender if webhook
+        deliveries were queued (none for a guild without webhooks), and publishes the events; an
         exception rolls everything back and publishes nothing."""
+        deliveries = 0
         async with self.uow(write=True) as uow:
             tx = Tx(self, uow)
             yield tx
             if tx.events:
                 tx.recorded = await uow.audit.record(tx.events)
-                await uow.webhooks.enqueue(tx.recorded, self.clock())
+                deliveries = await uow.webhooks.enqueue(tx.recorded, self.clock())
                 await uow.announce()
             await uow.commit()
         for guild_id in tx.queued:
             self.wake_role_sync(guild_id)
+        if deliveries:
+            self.wake_outbox()
         if tx.recorded:
             await self.publish(tx.recorded)
 
@@ -158,6 +163,13 @@ class ServiceCore:
                 watcher(guild_id)
             except Exception:  # the change is committed; the sweep will find it anyway
                 log.exception("role queue watcher %r failed", watcher)
+
+    def wake_outbox(self) -> None:
+        for watcher in list(self.outbox_watchers):
+            try:
+                watcher()
+            except Exception:  # the deliveries are committed; the sender's timer finds them
+                log.exception("webhook outbox watcher %r failed", watcher)
 
     async def publish(self, events: Sequence[AuditEvent]) -> None:
         for listener in list(self.listeners):

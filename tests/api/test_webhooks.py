@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from api.webhook_sender import WebhookSender
+from api.webhook_sender import WebhookSender, sender_for
 from badges.errors import AlreadyAwarded, Forbidden, InvalidInput
 from badges.service import BadgeService
 from badges.webhooks import UrlPolicy, resolve
@@ -264,3 +264,18 @@ async def test_stop_returns_even_when_woken_as_it_is_cancelled(
         await asyncio.sleep(0)
         sender.kick()
         await asyncio.wait_for(sender.stop(), timeout=5)
+
+
+async def test_the_sender_is_woken_only_by_changes_that_queued_deliveries(
+    local_service: BadgeService, database: Database, receiver: Receiver
+) -> None:
+    sender = sender_for(local_service, database)
+    kicks: list[str] = []
+    sender.on_kick = lambda: kicks.append("kick")
+    badge = await local_service.catalog.create(ADMIN, OTHER_GUILD, name="Quiet")
+    await local_service.awards.award(MOD, OTHER_GUILD, badge.id, 42)
+    assert kicks == []  # no webhooks in that guild: nothing queued, no round
+    await local_service.webhooks.add(ADMIN, GUILD, receiver.url)
+    badge = await local_service.catalog.create(ADMIN, GUILD, name="Loud")
+    await local_service.awards.award(MOD, GUILD, badge.id, 42)
+    assert kicks == ["kick", "kick"]
