@@ -109,7 +109,8 @@ class AwardRepository(Protocol):
     async def of_member(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[MemberBadge]:
-        """A member's badges, newest award first."""
+        """A member's badges, newest award first, with their gifts (count, latest giver and
+        reason); ``total`` without a count when the page is the last one."""
         ...
 
     async def holders_after(

@@ -42,7 +42,8 @@ class MemberBadgesCog(commands.Cog):
             pages = max(1, math.ceil(result.total / per))
             return embeds.member_badges(target, result.items, page, pages, result.total), pages
 
-        await send_pages(interaction, render, ephemeral=False)
+        # a read-only reply that refuses nothing after this: answered at once when quick
+        await send_pages(interaction, render, ephemeral=False, quick=True)
 
 
 async def setup(bot: BadgeBot) -> None:

@@ -25,7 +25,7 @@ from badges.model import (
 )
 from badges.permissions import Level
 from badges.validation import name_key
-from db.tables import AUDIT_EVENTS, AWARDS, BADGES, GUILD_SETTINGS, LEVEL_ROLES
+from db.tables import AUDIT_EVENTS, AWARDS, BADGES, GIFTS, GUILD_SETTINGS, LEVEL_ROLES
 
 # Core columns, not ORM attributes: reads skip the ORM's entity loading (several times
 # faster for long lists) and rows map straight onto the domain's dataclasses.
@@ -65,6 +65,49 @@ _AWARD_COLUMNS = (
 _NB = len(_BADGE_COLUMNS)
 # Bind parameters per statement stay far below SQLite's and asyncpg's limits.
 _CHUNK = 500
+
+
+def _gifts_of_award() -> Any:
+    """The gifts behind the award of the outer statement (same badge, same recipient)."""
+    return and_(
+        GIFTS.c.guild_id == A.guild_id,
+        GIFTS.c.badge_id == A.badge_id,
+        GIFTS.c.recipient_id == A.user_id,
+    )
+
+
+def _latest_gift(column: Any) -> Any:
+    return (
+        select(column)
+        .where(_gifts_of_award())
+        .order_by(GIFTS.c.given_at.desc(), GIFTS.c.id.desc())
+        .limit(1)
+        .correlate(AWARDS)
+        .scalar_subquery()
+    )
+
+
+# How many members gave the badge, and the latest gift's giver and reason, read with the award.
+_GIFT_COLUMNS = (
+    select(func.count())
+    .select_from(GIFTS)
+    .where(_gifts_of_award())
+    .correlate(AWARDS)
+    .scalar_subquery(),
+    _latest_gift(GIFTS.c.giver_name),
+    _latest_gift(GIFTS.c.reason),
+)
+
+
+def _member_badge(row: Sequence[Any]) -> MemberBadge:
+    gifts, giver, reason = row[_NB + len(_AWARD_COLUMNS) :]
+    return MemberBadge(
+        badge=_badge(row),
+        award=_award(row[_NB:]),
+        gifts=gifts or 0,
+        latest_giver=giver if gifts else None,
+        latest_reason=reason if gifts else None,
+    )
 
 
 def _badge(row: Sequence[Any]) -> Badge:
@@ -366,11 +409,8 @@ class SqlAwardRepository:
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[MemberBadge]:
         where = and_(A.guild_id == guild_id, A.user_id == user_id)
-        total = (await self._s.execute(select(func.count()).where(where))).scalar_one()
-        if total <= offset:
-            return Page([], total=total, offset=offset, limit=limit)
         stmt = (
-            select(*_BADGE_COLUMNS, *_AWARD_COLUMNS)
+            select(*_BADGE_COLUMNS, *_AWARD_COLUMNS, *_GIFT_COLUMNS)
             .join_from(AWARDS, BADGES, A.badge_id == B.id)
             .where(where)
             .order_by(A.awarded_at.desc(), func.lower(B.name))
@@ -378,7 +418,11 @@ class SqlAwardRepository:
             .limit(limit)
         )
         rows = (await self._s.execute(stmt)).all()
-        items = [MemberBadge(badge=_badge(r), award=_award(r[_NB:])) for r in rows]
+        items = [_member_badge(r) for r in rows]
+        if len(rows) < limit and (rows or offset == 0):
+            # the page is the last one: no count needed (one statement fewer per /badges)
+            return Page(items, total=offset + len(rows), offset=offset, limit=limit)
+        total = (await self._s.execute(select(func.count()).where(where))).scalar_one()
         return Page(items, total=total, offset=offset, limit=limit)
 
     async def holders_after(

@@ -67,10 +67,10 @@ def test_unknown_command_shows_usage(tmp_path: Path, args: list[str]) -> None:
 async def test_unreachable_discord_gives_one_line_per_outage_and_backs_off(
     caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    from bench.discord_emulator import use_emulator
     from bot.app import create_bot
     from bot.cli import log_in
     from bot.config import Settings
+    from tests.emulator import point_at
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"
@@ -81,7 +81,8 @@ async def test_unreachable_discord_gives_one_line_per_outage_and_backs_off(
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
 
-    with use_emulator("http://127.0.0.1:9/api/v10"), caplog.at_level("WARNING", "badgebot"):
+    nowhere = ("http://127.0.0.1:9/api/v10", "ws://127.0.0.1:9/")
+    with point_at(nowhere), caplog.at_level("WARNING", "badgebot"):
         async with bot:
             assert not await log_in(bot, "a.b.c", attempts=5, sleep=no_wait, max_delay=4)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "badgebot"]

@@ -365,9 +365,7 @@ class Awards:
     ) -> Page[MemberBadge]:
         offset, limit = page_bounds(offset, limit)
         async with self._core.read() as uow:
-            page = await uow.awards.of_member(guild_id, user_id, offset=offset, limit=limit)
-            items = await _with_gifts(uow, guild_id, user_id, page.items)
-        return Page(items=items, total=page.total, offset=page.offset, limit=page.limit)
+            return await uow.awards.of_member(guild_id, user_id, offset=offset, limit=limit)
 
     async def history(
         self, actor: Actor, guild_id: int, user_id: int, *, offset: int = 0, limit: int = 25

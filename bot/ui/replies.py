@@ -17,10 +17,11 @@ Order in which ``report_error`` handles an error:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import discord
@@ -40,6 +41,7 @@ UNKNOWN_INTERACTION = 10062
 """Discord's code for an interaction whose token expired (not acknowledged within 3 s)."""
 
 C = TypeVar("C")
+T = TypeVar("T")
 
 
 _HOW_TO_GET: dict[object, str] = {
@@ -106,6 +108,34 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
         interaction.extras[_EPHEMERAL] = ephemeral
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         acknowledged(interaction)
+
+
+QUICK_READ = 0.15
+"""Seconds a read-only command waits for its read before it defers: a quick read is answered
+with one response instead of a deferral and a follow-up (far inside Discord's 3 s)."""
+
+
+async def read_or_defer(
+    interaction: discord.Interaction,
+    read: Awaitable[T],
+    *,
+    ephemeral: bool,
+    within: float = QUICK_READ,
+) -> T:
+    """Run ``read`` (it must write nothing); if it has not finished ``within`` seconds, defer
+    while it goes on. The reply then (``send``) is the response itself when the read was quick.
+    Only for commands whose refusals were all decided before: a refusal after a public deferral
+    would replace the thinking message."""
+    task = asyncio.ensure_future(read)
+    if not interaction.response.is_done():
+        done, _ = await asyncio.wait({task}, timeout=within)
+        if not done:
+            try:
+                await defer(interaction, ephemeral=ephemeral)
+            except BaseException:
+                task.cancel()
+                raise
+    return await task
 
 
 async def acknowledge(interaction: discord.Interaction) -> None:

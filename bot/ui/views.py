@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.ui import cooldowns
-from bot.ui.replies import acknowledged, defer, report_error, send
+from bot.ui.replies import acknowledged, defer, read_or_defer, report_error, send
 
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 """Renders page ``n`` (from 0) and says how many pages there are now."""
@@ -102,12 +102,20 @@ class Paginator(OwnedView):
 
 
 async def send_pages(
-    interaction: discord.Interaction, render: PageRenderer, *, ephemeral: bool
+    interaction: discord.Interaction,
+    render: PageRenderer,
+    *,
+    ephemeral: bool,
+    quick: bool = False,
 ) -> None:
     """Send page 1 (acknowledged before it is read); with more than one page, add the
-    buttons to turn them."""
-    await defer(interaction, ephemeral=ephemeral)
-    embed, pages = await render(0)
+    buttons to turn them. ``quick``: a page read within ``QUICK_READ`` is the response itself,
+    one request instead of a deferral and a follow-up (for commands that refuse nothing later)."""
+    if quick:
+        embed, pages = await read_or_defer(interaction, render(0), ephemeral=ephemeral)
+    else:
+        await defer(interaction, ephemeral=ephemeral)
+        embed, pages = await render(0)
     if pages <= 1:
         await send(interaction, embed=embed, ephemeral=ephemeral)
         return

@@ -4,6 +4,7 @@ whose acknowledgement failed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from discord import app_commands
 from sqlalchemy import event
 
 from badges.permissions import Actor, Level
-from bot.ui.replies import privacy_of
+from bot.ui.replies import QUICK_READ, privacy_of
 from tests.cogs.conftest import World, embed_of, private_text, text_of
 
 SEED = Actor(1, "seed", Level.ADMIN)
@@ -416,13 +417,41 @@ async def test_page_buttons_acknowledge_before_reading(world: World, trace: Trac
     assert embed_of(turned).footer.text == "Page 2 of 2 · 20 badges"
 
 
-async def test_badges_and_leaderboard_defer_publicly(helper: World, trace: Trace) -> None:
+async def test_badges_read_quickly_is_answered_with_one_response(
+    helper: World, trace: Trace
+) -> None:
     w = helper
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.bob)
     trace.steps.clear()
     shown = await w.alice.slash(w.general, "badges", member=w.bob)
-    assert trace.first_query_after_ack()
-    assert trace.how() == "defer"
+    assert list(trace.acks.values())[-1] == ["send_message"]  # no deferral first
     assert not shown.ephemeral
+    assert "Helper" in str(embed_of(shown).to_dict())
+
+
+async def test_badges_read_slowly_defers_publicly_first(
+    helper: World, trace: Trace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = helper
+    awards = w.bot.service.awards
+    read = awards.of_member
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(QUICK_READ + 0.2)
+        trace.steps.append("read")
+        return await read(*args, **kwargs)
+
+    monkeypatch.setattr(awards, "of_member", slow)
+    trace.steps.clear()
+    shown = await w.alice.slash(w.general, "badges", member=w.bob)
+    assert trace.how() == "defer"
+    assert trace.steps.index("ack") < trace.steps.index("read")
+    assert not shown.ephemeral
+    assert embed_of(shown).title is not None
+
+
+async def test_leaderboard_defers_publicly(helper: World, trace: Trace) -> None:
+    w = helper
     trace.steps.clear()
     board = await w.alice.slash(w.general, "badge leaderboard")
     assert trace.first_query_after_ack()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import event
 
 from badges.errors import (
     AlreadyAwarded,
@@ -126,6 +127,44 @@ async def test_member_badges_are_paginated(service: BadgeService) -> None:
     page = await service.awards.of_member(GUILD, 42, offset=3, limit=10)
     assert page.total == 5
     assert len(page.items) == 2
+
+
+async def test_member_badges_are_counted_only_when_the_page_is_full(
+    service: BadgeService, database: Database
+) -> None:
+    for i in range(5):
+        await service.awards.award(MOD, GUILD, await _badge(service, f"B{i}"), 42)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.lower())
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        pages = {
+            (offset, limit): await service.awards.of_member(GUILD, 42, offset=offset, limit=limit)
+            for offset, limit in [(0, 10), (3, 10), (0, 5), (0, 2), (2, 2), (9, 2)]
+        }
+        counted = {}
+        for offset, limit in pages:
+            statements.clear()
+            await service.awards.of_member(GUILD, 42, offset=offset, limit=limit)
+            counted[offset, limit] = any(s.startswith("select count(*)") for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert {key: page.total for key, page in pages.items()} == dict.fromkeys(pages, 5)
+    assert [len(page.items) for page in pages.values()] == [5, 2, 5, 2, 2, 0]
+    # a page shorter than its limit is the last one: its end is the total
+    assert counted == {
+        (0, 10): False,
+        (3, 10): False,
+        (0, 5): True,
+        (0, 2): True,
+        (2, 2): True,
+        (9, 2): True,
+    }
+    assert (await service.awards.of_member(GUILD, 7, offset=0, limit=10)).total == 0
 
 
 async def test_member_history_of_others_needs_moderator(service: BadgeService) -> None:

@@ -1,28 +1,31 @@
-"""The real bot (create_bot) against the faulty REST emulator: logged in over 127.0.0.1 with
-REST only, each guild put in discord.py's cache from a GUILD_CREATE payload, as in
-bench/role_sync.py."""
+"""The real bot (create_bot) against the Discord emulator of tests/emulator with role-route
+faults (tests/roles_transport/emulator.py): logged in and connected over 127.0.0.1, REST and
+gateway, as in bench/role_sync.py, so each guild reaches discord.py's cache as GUILD_CREATE."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from pydantic import SecretStr
 
 from badges.model import AuditEvent, EventKind
 from badges.permissions import Actor, Level
-from bench.discord_emulator import use_emulator
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
-from tests.roles_transport.emulator import BOT_ID, FaultyDiscord, guild_payload
+from tests.emulator import point_at
+from tests.emulator.limits import RouteLimit
+from tests.roles_transport.emulator import FaultyDiscord
 
 ADMIN = Actor(901, "admin", Level.SUPER_ADMIN)
 GUILD = 1_300_000_000_000_000_000
-BOT_ROLE = GUILD + 1
 MEMBER_BASE = 1_400_000_000_000_000_000
 DRAIN_BOUND = 15.0  # seconds; the sweep (every 30 s) must not be what finishes a drain
+READY_BOUND = 20.0
 
 
 async def until(condition: Callable[[], object], bound: float = 10.0) -> None:
@@ -54,7 +57,7 @@ class Transport:
 
     def holders_in_discord(self, role_id: int) -> set[int]:
         guild = self.emu.guilds[GUILD]
-        return {m for m, roles in guild.members.items() if role_id in roles}
+        return {m for m, member in guild.members.items() if role_id in member.roles}
 
     async def link_badge(self, name: str, role_id: int) -> str:
         badge = await self.bot.service.catalog.create(ADMIN, GUILD, name=name)
@@ -79,28 +82,46 @@ class Transport:
         return await asyncio.wait_for(settle(), DRAIN_BOUND)
 
 
+@contextlib.asynccontextmanager
+async def connected(emu: FaultyDiscord, database_url: str) -> AsyncIterator[BadgeBot]:
+    """The bot logged in and connected to ``emu`` (READY seen); closed afterwards."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, discord_token=SecretStr(emu.token), database_url=database_url
+    )
+    bot = create_bot(settings)
+    bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
+    with point_at(emu):
+        task: asyncio.Task[None] | None = None
+        try:
+            await asyncio.wait_for(bot.login(emu.token), 30)
+            task = asyncio.create_task(bot.connect(reconnect=True), name="bot-connect")
+            await asyncio.wait_for(bot.wait_until_ready(), READY_BOUND)
+            yield bot
+        finally:
+            await bot.close()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
 @pytest.fixture
 async def transport(database_url: str) -> AsyncIterator[Transport]:
     members = [MEMBER_BASE + i for i in range(20)]
     roles = [GUILD + 2, GUILD + 3]
     logging.getLogger("discord").setLevel(logging.ERROR)  # discord.py's own 429 warnings
-    async with FaultyDiscord(limit=50, window=1.0) as emu:
-        emu.add_guild(GUILD, {GUILD, BOT_ROLE, *roles}, [BOT_ID, *members])
-        with use_emulator(emu.base_url):
-            settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
-            bot = create_bot(settings)
-            try:
-                await asyncio.wait_for(bot.login(emu.token), 30)
-                bot._connection._add_guild_from_data(  # type: ignore[arg-type]
-                    guild_payload(GUILD, BOT_ROLE, roles)
-                )
+    limit = RouteLimit(50, 1.0)
+    try:
+        limits = {"member role add": limit, "member role remove": limit}
+        async with FaultyDiscord(limits=limits) as emu:
+            emu.add_guild(GUILD, roles, members)
+            async with connected(emu, database_url) as bot:
                 world = Transport(bot, emu, members, roles)
 
-                async def published(events: list[AuditEvent]) -> None:
+                async def published(events: Sequence[AuditEvent]) -> None:
                     world.events.extend(events)
 
                 bot.service.subscribe(published)
                 yield world
-            finally:
-                await bot.close()
-                logging.getLogger("discord").setLevel(logging.NOTSET)
+    finally:
+        logging.getLogger("discord").setLevel(logging.NOTSET)
