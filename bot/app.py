@@ -244,10 +244,10 @@ class BadgeBot(commands.Bot):
             self._metrics = None
         if self.api is not None:
             await self.api.stop()
-        self.send_webhooks.cancel()
+        await _finish(self.send_webhooks, self._webhook_lock)
         await self.webhooks.stop()
         await self.role_sync.stop()
-        self.follow_changes.cancel()
+        await _finish(self.follow_changes, self._feed_lock)
         if self._stop_listening is not None:
             await self._stop_listening()
         with contextlib.suppress(TimeoutError):
@@ -306,6 +306,18 @@ class BadgeBot(commands.Bot):
         if operation is not None:
             authorize(actor, operation)
         return actor
+
+
+async def _finish(loop: tasks.Loop[Any], busy: asyncio.Lock, within: float = 5.0) -> None:
+    """Stop a loop. Between rounds it is cancelled at once; a round under way (``busy``
+    held) may finish first, since cancelling it inside a query leaves its connection to be
+    rolled back with an error in the log. After ``within`` seconds it is cancelled anyway."""
+    if busy.locked():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                async with busy:
+                    pass
+    loop.cancel()
 
 
 class ShardedBadgeBot(BadgeBot, commands.AutoShardedBot):

@@ -4,7 +4,6 @@ and a reconciliation every few hours. Needs no command; works best with the memb
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Set
 from typing import TYPE_CHECKING
 
 import discord
@@ -78,25 +77,10 @@ class RoleEventsCog(commands.Cog):
                 guild.id,
                 badge.id,
                 members,
-                just_changed=self._just_changed(guild.id, badge.role_id),
+                just_changed=self.bot.role_sync.just_changed(guild.id, badge.role_id),
             )
             changes += diff.size
         return changes
-
-    def _just_changed(self, guild_id: int, role_id: int) -> Callable[[Set[int]], Set[int]]:
-        """Members whose ``role_id`` the role sync set lately, either way: the member list
-        from the cache may predate it (a reconciliation runs while the queue drains)."""
-        worker = self.bot.role_sync
-
-        def just_changed(user_ids: Set[int]) -> Set[int]:
-            return {
-                uid
-                for uid in user_ids
-                if role_id
-                in worker.echoes(guild_id, uid, {role_id}) | worker.echoes(guild_id, uid, set())
-            }
-
-        return just_changed
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:

@@ -163,7 +163,12 @@ class RoleLinkCommands(BadgeSubcommands):
                 "intent (see /badge doctor); holders get the role as they are awarded it."
             )
         diff = await self.service.reconcile.badge(
-            actor, guild.id, badge.id, members, dry_run=dry_run
+            actor,
+            guild.id,
+            badge.id,
+            members,
+            dry_run=dry_run,
+            just_changed=self.bot.role_sync.just_changed(guild.id, badge.role_id),
         )
         if diff.empty:
             return f"{name}: in step with {role.mention}."

@@ -62,11 +62,12 @@ async def follow(
     total: int,
     summary: str,
 ) -> None:
-    """Edit the reply with the sync's progress until nothing of it is pending. The change it
-    reports on is done already: a failure here is logged, never reported as the command's."""
+    """Edit the reply with the sync's progress until nothing of it is pending, or the bot
+    stops. The change it reports on is done already: a failure here is logged, never
+    reported as the command's."""
     started = time.monotonic()
     try:
-        while True:
+        while not interaction.client.is_closed():
             now = await progress()
             elapsed = time.monotonic() - started
             done = total - now.pending - now.failed
@@ -83,4 +84,6 @@ async def follow(
             else:  # waiting for a retry: look again later
                 await asyncio.sleep(UPDATE_EVERY)
     except Exception:
+        if interaction.client.is_closed():
+            return  # shutting down: the HTTP session is gone, and so is the need to report
         log.exception("following the role sync of a bulk change failed")

@@ -26,7 +26,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Set
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -235,6 +235,21 @@ class RoleSyncWorker:
             for (role_id, action), at in recent.items()
             if now - at < ECHO_WINDOW and (role_id in role_ids) == (action is RoleAction.ADD)
         )
+
+    def just_changed(self, guild_id: int, role_id: int) -> Callable[[Set[int]], Set[int]]:
+        """Who among some members had ``role_id`` set by this worker lately, either way: a
+        member list read from the cache may predate it (a reconciliation or /badge sync
+        runs while the queue drains), so their difference is no drift."""
+
+        def ask(user_ids: Set[int]) -> Set[int]:
+            return {
+                uid
+                for uid in user_ids
+                if role_id
+                in self.echoes(guild_id, uid, {role_id}) | self.echoes(guild_id, uid, set())
+            }
+
+        return ask
 
     def _remember(self, change: RoleChange) -> None:
         if change.user_id is None:

@@ -29,6 +29,7 @@ from discord import app_commands
 
 from badges.errors import BadgeError, Forbidden, RoleRefused
 from badges.permissions import Level
+from bot import metrics
 from bot.roles.checks import hint as role_hint
 from bot.ui.text import cut, inert
 
@@ -95,12 +96,18 @@ def privacy_of(command: object) -> bool | None:
     return None if declared is None else bool(declared)
 
 
+def acknowledged(interaction: discord.Interaction) -> None:
+    """Time from the interaction's creation to the first response, for /metrics."""
+    metrics.acknowledged(interaction.created_at, interaction.extras)
+
+
 async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
     """Acknowledge now (Discord allows 3 seconds); the reply follows with ``send``. If this
     fails (the token expired, Discord refused) it raises: nothing may be done after it."""
     if not interaction.response.is_done():  # privacy is fixed by the first deferral
         interaction.extras[_EPHEMERAL] = ephemeral
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        acknowledged(interaction)
 
 
 QUICK_READ = 0.15
@@ -150,6 +157,7 @@ async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
         await interaction.followup.send(**kwargs)
     else:
         await interaction.response.send_message(**kwargs)
+        acknowledged(interaction)
 
 
 MESSAGE_LIMIT = 2000
@@ -248,6 +256,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
 async def _send_error(interaction: discord.Interaction, message: str) -> None:
     if not interaction.response.is_done():
         await interaction.response.send_message(message, ephemeral=True)
+        acknowledged(interaction)
         return
     deferred_ephemeral = interaction.extras.get(_EPHEMERAL, True)
     if not deferred_ephemeral and interaction.type in _THINKING_TYPES:

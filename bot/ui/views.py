@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.ui import cooldowns
-from bot.ui.replies import defer, read_or_defer, report_error, send
+from bot.ui.replies import acknowledged, defer, read_or_defer, report_error, send
 
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 """Renders page ``n`` (from 0) and says how many pages there are now."""
@@ -26,6 +26,7 @@ class OwnedView(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(self.refusal(), ephemeral=True)
+        acknowledged(interaction)
         return False
 
     def refusal(self) -> str:
@@ -73,8 +74,10 @@ class Paginator(OwnedView):
             await interaction.response.send_message(
                 f"Slow down: try again in {max(1, round(wait))} seconds.", ephemeral=True
             )
+            acknowledged(interaction)
             return
         await interaction.response.defer()  # the page is read from the database: ack first
+        acknowledged(interaction)
         embed, self.pages = await self.render(max(0, min(page, self.pages - 1)))
         self.page = max(0, min(page, self.pages - 1))
         self._sync_buttons()
@@ -91,6 +94,7 @@ class Paginator(OwnedView):
         self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]
     ) -> None:  # pragma: no cover - a disabled label
         await interaction.response.defer()
+        acknowledged(interaction)
 
     @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction, _: discord.ui.Button[Paginator]) -> None:
@@ -157,8 +161,10 @@ class Choices(OwnedView):
         self.disable_all()
         if action is None:
             await interaction.response.edit_message(content=f"{self.cancelled}.", view=self)
+            acknowledged(interaction)
             return
         await interaction.response.defer()
+        acknowledged(interaction)
         text = await action(interaction)
         await interaction.edit_original_response(content=text, view=self)
 

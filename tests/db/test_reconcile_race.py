@@ -13,7 +13,6 @@ from typing import Any, cast
 from badges.model import RoleAction, RoleChange, RoleDrift
 from badges.service import BadgeService
 from bot.roles.worker import RoleSyncWorker
-from cogs.role_events import RoleEventsCog
 from tests.conftest import ADMIN, GUILD, MOD
 from tests.db.test_role_links import ROLE, _linked, _queue
 
@@ -69,11 +68,10 @@ def _change(user_id: int, role_id: int, action: RoleAction) -> RoleChange:
     return RoleChange(1, GUILD, role_id, action, user_id, None, None, 0, None, at)
 
 
-def test_the_cog_asks_the_worker_what_it_set_lately_for_that_role_only() -> None:
+def test_the_worker_says_what_it_set_lately_for_that_role_only() -> None:
     worker = RoleSyncWorker(cast(Any, SimpleNamespace(service=None)))
     worker._remember(_change(1, ROLE, RoleAction.ADD))
     worker._remember(_change(2, ROLE, RoleAction.REMOVE))
     worker._remember(_change(3, ROLE + 1, RoleAction.REMOVE))  # another role
     worker._remember(_change(4, ROLE + 1, RoleAction.ADD))
-    cog = RoleEventsCog(cast(Any, SimpleNamespace(role_sync=worker, service=None)))
-    assert cog._just_changed(GUILD, ROLE)({1, 2, 3, 4, 5}) == {1, 2}
+    assert worker.just_changed(GUILD, ROLE)({1, 2, 3, 4, 5}) == {1, 2}

@@ -86,6 +86,7 @@ class Gateway:
         self._ready_payload = ready_payload
         self._members = members
         self.sessions: dict[str, Session] = {}
+        self.connections: set[Connection] = set()  # every open socket, identified or not
         self.refuse_resumes = False
         self.identifies = 0
         self.resumes = 0
@@ -114,11 +115,12 @@ class Gateway:
     # -- faults --------------------------------------------------------------------------
 
     async def drop(self, code: int = 4000) -> None:
-        """Close every socket with ``code`` (4000: unknown error, the client resumes)."""
+        """Close every open socket with ``code`` (4000: unknown error, the client resumes),
+        identified or not."""
         for session in self.sessions.values():
-            connection, session.socket = session.socket, None
-            if connection is not None:
-                await connection.ws.close(code=code, message=b"emulator drop")
+            session.socket = None
+        for connection in list(self.connections):
+            await connection.ws.close(code=code, message=b"emulator drop")
 
     async def send_reconnect(self) -> None:
         """Ask every client to reconnect (op 7), as Discord does before maintenance."""
@@ -131,9 +133,11 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self.down:
             raise web.HTTPServiceUnavailable()
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        # a close waits at most 2 s for the client's answer (a stopped client sends none)
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0, timeout=2.0)
         await ws.prepare(request)
         connection = Connection(ws, compress=request.query.get("compress") == "zlib-stream")
+        self.connections.add(connection)
         await connection.send(json.dumps({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_MS}}))
         session: Session | None = None
         try:
@@ -143,6 +147,7 @@ class Gateway:
                 frame = json.loads(message.data)
                 session = await self._on_frame(connection, session, frame) or session
         finally:
+            self.connections.discard(connection)
             if session is not None and session.socket is connection:
                 session.socket = None
         return ws

@@ -118,7 +118,10 @@ class DiscordEmulator:
             app.router.add_route(method, "/api/v10" + path, handler)
         for method, path, handler in self._extra_routes:
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # stop() closes every socket first; a handler still open after 2 s is cut off
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         await self._listen(self.port)
 
