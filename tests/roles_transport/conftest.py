@@ -17,6 +17,7 @@ from badges.model import AuditEvent, EventKind
 from badges.permissions import Actor, Level
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
+from db.database import Database
 from tests.emulator import point_at
 from tests.emulator.limits import RouteLimit
 from tests.roles_transport.emulator import FaultyDiscord
@@ -106,7 +107,8 @@ async def connected(emu: FaultyDiscord, database_url: str) -> AsyncIterator[Badg
 
 
 @pytest.fixture
-async def transport(database_url: str) -> AsyncIterator[Transport]:
+async def transport(database_url: str, database: Database) -> AsyncIterator[Transport]:
+    """(``database`` empties the PostgreSQL test database first: these ids are fixed.)"""
     members = [MEMBER_BASE + i for i in range(20)]
     roles = [GUILD + 2, GUILD + 3]
     logging.getLogger("discord").setLevel(logging.ERROR)  # discord.py's own 429 warnings
