@@ -29,6 +29,8 @@ from bot.config import Settings
 from bot.directory import DiscordDirectory
 from bot.levels import level_of
 from bot.log_channel import LogChannelPoster
+from bot.roles.pacer import RATE as PACED_RATE
+from bot.roles.pacer import Pacer
 from bot.roles.worker import RoleSyncWorker
 from bot.tree import BadgeTree, tree_hash
 from bot.ui.replies import UserFacingError, acknowledge
@@ -93,7 +95,9 @@ class BadgeBot(commands.Bot):
         self.policy_cache = PolicyCache(self.service)
         self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
         self.log_channel = LogChannelPoster(self, self.guild_settings, owns=self.owns)
-        self.role_sync = RoleSyncWorker(self, lease=settings.role_lease_seconds)
+        # Discord's global limit is the whole bot's: each process paces to its shards' share
+        pacer = Pacer(max(1.0, PACED_RATE * settings.share_of_the_bot))
+        self.role_sync = RoleSyncWorker(self, pacer=pacer, lease=settings.role_lease_seconds)
         self.changes = ChangeFeed(self.service.core)
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._feed_lock = asyncio.Lock()

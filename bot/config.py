@@ -145,6 +145,15 @@ class Settings(BaseSettings):
         return self.shard_ids if self.shard_ids is not None else tuple(range(self.shard_count))
 
     @property
+    def share_of_the_bot(self) -> float:
+        """This process's part of the whole bot: its shards over all shards (1 unsharded).
+        Discord's global rate limit is the bot's, shared by all its processes."""
+        shards = self.shards
+        if shards is None or self.shard_count is None:
+            return 1.0
+        return len(shards) / self.shard_count
+
+    @property
     def runs_every_shard(self) -> bool:
         shards = self.shards
         return shards is None or len(shards) == self.shard_count

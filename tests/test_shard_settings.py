@@ -109,3 +109,15 @@ async def test_each_process_reports_only_its_own_unclean_stop(
         assert "without a clean shutdown" not in caplog.text
         await process("2,3").counter.started()  # the second never stopped
         assert caplog.text.count("without a clean shutdown") == 1
+
+
+def test_each_process_paces_role_sync_to_its_share_of_the_global_limit() -> None:
+    """Discord's 50 requests/s are the whole bot's: two processes with half the shards each
+    pace their role sync at half the rate, together what one process alone would send."""
+    whole = create_bot(settings())
+    half = create_bot(settings(shard_count=4, shard_ids="0,1", database_url=PG))
+    quarter = create_bot(settings(shard_count=4, shard_ids="3", database_url=PG))
+    rate = 1 / whole.role_sync.pacer.interval
+    assert rate == pytest.approx(45)
+    assert 1 / half.role_sync.pacer.interval == pytest.approx(rate / 2)
+    assert 1 / quarter.role_sync.pacer.interval == pytest.approx(rate / 4)

@@ -5,6 +5,7 @@ that would exceed it, but it learns of the global limit only from a global 429, 
 fact. With many guilds draining at once their buckets together allow far more than 50/s,
 so without a pacer every second ends in a global 429. The role-sync drains of all guilds
 share one pacer, set a little under the limit, to leave room for the bot's other requests.
+A bot split over several processes paces each to its shards' share of the limit.
 """
 
 from __future__ import annotations
