@@ -120,19 +120,25 @@ class BadgeBot(commands.Bot):
         self.service.watch_role_queue(self.role_sync.kick)
 
     async def setup_hook(self) -> None:
+        """Runs inside each login. A login that fails after it (Discord gone between the
+        login and the command sync) is tried again, so every step may run twice."""
         await prepare_database(self.database)
-        # changes made by other processes (the REST API, another bot process) arrive here
-        await self.changes.start()
-        self._stop_listening = await notifications.listen(self.database, self._feed_wake)
-        self.follow_changes.start()
+        if self._stop_listening is None:
+            # changes made by other processes (the REST API, another bot process) arrive here
+            await self.changes.start()
+            self._stop_listening = await notifications.listen(self.database, self._feed_wake)
+        if not self.follow_changes.is_running():
+            self.follow_changes.start()
         for extension in EXTENSIONS:
-            await self.load_extension(extension)
+            if extension not in self.extensions:
+                await self.load_extension(extension)
         await self.sync_commands()
-        self.send_webhooks.start()
-        if self.settings.api_port is not None:
+        if not self.send_webhooks.is_running():
+            self.send_webhooks.start()
+        if self.settings.api_port is not None and self.api is None:
             self.api = EmbeddedApi(self, self.settings.api_port)
             self.api.start()
-        if self.settings.metrics_port is not None:
+        if self.settings.metrics_port is not None and self._metrics is None:
             token = self.settings.metrics_token
             self._metrics = await metrics.metrics_server(
                 self.settings.metrics_host,
