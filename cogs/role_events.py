@@ -90,10 +90,13 @@ class RoleEventsCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
-        if {r.id for r in before.roles} == {r.id for r in after.roles}:
-            return
         roles = {r.id for r in after.roles}
+        changed = {r.id for r in before.roles} ^ roles
+        if not changed:
+            return
         ours = self.bot.role_sync.echoes(after.guild.id, after.id, roles)
+        if changed <= ours:
+            return  # only the echo of what the role sync just did: nothing to compare
         await self.service.reconcile.member(after.guild.id, after.id, roles, settled=ours)
 
     @commands.Cog.listener()
