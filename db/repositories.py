@@ -504,9 +504,20 @@ class SqlAuditLog:
             for e in events
         ]
         ids: list[int] = []
-        stmt = insert(AUDIT_EVENTS).returning(E.id, sort_by_parameter_order=True)
-        for start in range(0, len(rows), _CHUNK):
-            ids.extend((await self._s.scalars(stmt, rows[start : start + _CHUNK])).all())
+        if self._s.get_bind().dialect.name == "sqlite":
+            # SQLAlchemy sends an ordered RETURNING one row per statement on SQLite (10,000
+            # statements for a bulk award); one executemany per chunk instead. This
+            # transaction holds SQLite's only write lock from its first row to its commit,
+            # so each chunk's ids are the consecutive ones ending at the last rowid.
+            for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start : start + _CHUNK]
+                await self._s.execute(insert(AUDIT_EVENTS), chunk)
+                last = int((await self._s.execute(select(func.last_insert_rowid()))).scalar_one())
+                ids.extend(range(last - len(chunk) + 1, last + 1))
+        else:
+            stmt = insert(AUDIT_EVENTS).returning(E.id, sort_by_parameter_order=True)
+            for start in range(0, len(rows), _CHUNK):
+                ids.extend((await self._s.scalars(stmt, rows[start : start + _CHUNK])).all())
         return [AuditEvent(id=i, **_new_fields(e)) for i, e in zip(ids, events, strict=True)]
 
     async def since(self, after_id: int, limit: int) -> list[AuditEvent]:
