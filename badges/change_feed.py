@@ -24,6 +24,17 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
+def runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted ids as inclusive ``(first, last)`` runs of consecutive ids."""
+    found: list[tuple[int, int]] = []
+    for i in ids:
+        if found and found[-1][1] == i - 1:
+            found[-1] = (found[-1][0], i)
+        else:
+            found.append((i, i))
+    return found
+
+
 class ChangeFeed:
     def __init__(self, core: ServiceCore, *, hole_ttl: float = 30.0) -> None:
         self._core = core
@@ -56,7 +67,8 @@ class ChangeFeed:
         self._holes = {i: t for i, t in self._holes.items() if now - t < self._hole_ttl}
         async with self._core.read() as uow:
             fresh = await uow.audit.since(self._last, BATCH)
-            late = await uow.audit.by_ids(sorted(self._holes)) if self._holes else []
+            # by ranges: a rolled-back bulk change leaves thousands of consecutive holes
+            late = await uow.audit.in_ranges(runs(sorted(self._holes))) if self._holes else []
         for event in late:
             self._holes.pop(event.id, None)
         expected = self._last + 1

@@ -65,6 +65,7 @@ _AWARD_COLUMNS = (
 _NB = len(_BADGE_COLUMNS)
 # Bind parameters per statement stay far below SQLite's and asyncpg's limits.
 _CHUNK = 500
+_RANGES = 200  # id ranges per query (two bound parameters each)
 
 
 def _gifts_of_award() -> Any:
@@ -529,6 +530,14 @@ class SqlAuditLog:
             return []
         stmt = select(AUDIT_EVENTS).where(E.id.in_(list(ids))).order_by(E.id)
         return [_event(r) for r in (await self._s.execute(stmt)).all()]
+
+    async def in_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[AuditEvent]:
+        found: list[AuditEvent] = []
+        for start in range(0, len(ranges), _RANGES):
+            chunk = ranges[start : start + _RANGES]
+            stmt = select(AUDIT_EVENTS).where(or_(*(E.id.between(a, b) for a, b in chunk)))
+            found.extend(_event(r) for r in (await self._s.execute(stmt)).all())
+        return sorted(found, key=lambda e: e.id)
 
     async def last_id(self) -> int:
         return int((await self._s.execute(select(func.coalesce(func.max(E.id), 0)))).scalar_one())

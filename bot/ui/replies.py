@@ -149,15 +149,16 @@ async def acknowledge(interaction: discord.Interaction) -> None:
     await defer(interaction, ephemeral=True if ephemeral is None else ephemeral)
 
 
-async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
+async def send(interaction: discord.Interaction, **kwargs: Any) -> int | None:
     """The reply: completes a deferred response or responds directly. Later messages of a
-    reply keep the privacy it was deferred with."""
+    reply keep the privacy it was deferred with. Returns the message's id, if Discord said."""
     if interaction.response.is_done():
         kwargs.setdefault("ephemeral", interaction.extras.get(_EPHEMERAL, False))
-        await interaction.followup.send(**kwargs)
-    else:
-        await interaction.response.send_message(**kwargs)
-        acknowledged(interaction)
+        message = await interaction.followup.send(wait=True, **kwargs)
+        return message.id
+    answered = await interaction.response.send_message(**kwargs)
+    acknowledged(interaction)
+    return answered.message_id if answered is not None else None
 
 
 MESSAGE_LIMIT = 2000

@@ -21,6 +21,16 @@ class OwnedView(discord.ui.View):
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.origin: discord.Interaction | None = None
+        self._reply: tuple[discord.Webhook, int] | None = None
+
+    def keep(self, interaction: discord.Interaction, message_id: int | None) -> None:
+        """Remember how to reach the reply when the view times out: the interaction's
+        webhook and the message id (a few hundred bytes), or, without an id, the whole
+        interaction (its payload, members and channel: kilobytes, for the view's lifetime)."""
+        if message_id is None:
+            self.origin = interaction
+        else:
+            self._reply = (interaction.followup, message_id)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
@@ -39,9 +49,12 @@ class OwnedView(discord.ui.View):
 
     async def on_timeout(self) -> None:
         self.disable_all()
-        if self.origin is not None:
-            # the message may be gone or the token expired: nothing left to tidy then
-            with contextlib.suppress(discord.HTTPException):
+        # the message may be gone or the token expired: nothing left to tidy then
+        with contextlib.suppress(discord.HTTPException):
+            if self._reply is not None:
+                hook, message_id = self._reply
+                await hook.edit_message(message_id, view=self)
+            elif self.origin is not None:
                 await self.origin.edit_original_response(view=self)
 
     async def on_error(
@@ -120,8 +133,7 @@ async def send_pages(
         await send(interaction, embed=embed, ephemeral=ephemeral)
         return
     view = Paginator(interaction.user.id, render, pages)
-    view.origin = interaction
-    await send(interaction, embed=embed, view=view, ephemeral=ephemeral)
+    view.keep(interaction, await send(interaction, embed=embed, view=view, ephemeral=ephemeral))
 
 
 Action = Callable[[discord.Interaction], Awaitable[str]]
