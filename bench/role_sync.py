@@ -55,7 +55,8 @@ from bot.app import BadgeBot, create_bot
 from bot.config import Settings
 from db import migrate
 from db.database import Database
-from tests.emulator import DiscordEmulator, Guild, point_at
+from tests.emulator import DiscordEmulator, Guild
+from tests.emulator.client import connected_client
 from tests.emulator.limits import Bucket, RouteLimit
 from tests.emulator.server import Call
 from tests.emulator.state import User
@@ -182,21 +183,8 @@ async def connected(emu: DiscordEmulator, database: Database, url: str) -> Async
         _env_file=None, discord_token=SecretStr(emu.token), database_url=url, members_intent=True
     )
     bot = create_bot(settings, database=database)
-    bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
-    with point_at(emu):
-        task: asyncio.Task[None] | None = None
-        try:
-            await bot.login(emu.token)
-            task = asyncio.create_task(bot.connect(reconnect=True), name="bot-connect")
-            async with asyncio.timeout(READY_TIMEOUT):
-                await bot.wait_until_ready()
-            yield bot
-        finally:
-            await bot.close()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+    async with connected_client(bot, emu, ready_within=READY_TIMEOUT):
+        yield bot
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ C = ROLE_CHANGES.c
 A = AWARDS.c
 B = BADGES.c
 _INTENT = ["guild_id", "role_id", "user_id"]
+_RELEASED: dict[str, Any] = {"claimed_by": None, "lease_until": None}
+"""No process holds the change any more (after an outcome, or when its holder stops)."""
 
 
 def _change(row: Row[Any]) -> RoleChange:
@@ -197,9 +199,7 @@ class SqlRoleQueue:
 
     async def release(self, holder: str) -> int:
         result = await self._s.execute(
-            update(ROLE_CHANGES)
-            .where(C.claimed_by == holder)
-            .values(claimed_by=None, lease_until=None)
+            update(ROLE_CHANGES).where(C.claimed_by == holder).values(**_RELEASED)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -242,8 +242,7 @@ class SqlRoleQueue:
                 attempts=C.attempts + 1,
                 error=error,
                 next_attempt_at=when,
-                claimed_by=None,
-                lease_until=None,
+                **_RELEASED,
             )
         )
 
@@ -255,8 +254,7 @@ class SqlRoleQueue:
                 attempts=C.attempts + 1,
                 error=error,
                 status=FAILED,
-                claimed_by=None,
-                lease_until=None,
+                **_RELEASED,
             )
         )
 
@@ -275,8 +273,7 @@ class SqlRoleQueue:
                 attempts=C.attempts + 1,
                 error=error,
                 status=FAILED,
-                claimed_by=None,
-                lease_until=None,
+                **_RELEASED,
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -14,7 +14,8 @@ import pytest
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
 from db.database import Database
-from tests.emulator import DiscordEmulator, Guild, Member, point_at
+from tests.emulator import DiscordEmulator, Guild, Member
+from tests.emulator.client import connected_client
 from tests.emulator.state import MANAGE_GUILD, MANAGE_ROLES
 
 READY_TIMEOUT = 20.0
@@ -73,21 +74,8 @@ async def connected(
         _env_file=None, discord_token=emu.token, members_intent=members_intent, **settings
     )
     bot = create_bot(config, database=database)
-    bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
-    with point_at(emu):
-        task: asyncio.Task[None] | None = None
-        try:
-            await bot.login(emu.token)
-            task = asyncio.create_task(bot.connect(reconnect=True), name="bot-connect")
-            async with asyncio.timeout(READY_TIMEOUT):
-                await bot.wait_until_ready()
-            yield bot, task
-        finally:
-            await bot.close()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+    async with connected_client(bot, emu, ready_within=READY_TIMEOUT) as task:
+        yield bot, task
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ commands and role changes in all of them."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -13,13 +12,10 @@ from bot.app import ShardedBadgeBot, create_bot
 from bot.config import Settings
 from db.database import Database
 from tests.e2e.conftest import READY_TIMEOUT, until
-from tests.emulator import DiscordEmulator, point_at
+from tests.emulator import DiscordEmulator
+from tests.emulator.client import connected_client
 
 SHARDS = 2
-
-
-async def no_wait(shard_id: int | None, *, initial: bool = False) -> None:
-    """discord.py waits 5 s between identifies (Discord's rate); the emulator needs none."""
 
 
 @contextlib.asynccontextmanager
@@ -29,22 +25,8 @@ async def sharded(emu: DiscordEmulator, database: Database) -> AsyncIterator[Sha
     )
     bot = create_bot(settings, database=database)
     assert isinstance(bot, ShardedBadgeBot)
-    bot.before_identify_hook = no_wait  # type: ignore[method-assign]
-    bot._connection.guild_ready_timeout = 0.3
-    with point_at(emu):
-        task: asyncio.Task[None] | None = None
-        try:
-            await bot.login(emu.token)
-            task = asyncio.create_task(bot.connect(reconnect=True))
-            async with asyncio.timeout(READY_TIMEOUT):
-                await bot.wait_until_ready()
-            yield bot
-        finally:
-            await bot.close()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+    async with connected_client(bot, emu, ready_within=READY_TIMEOUT):
+        yield bot
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))

@@ -18,7 +18,7 @@ from badges.permissions import Actor, Level
 from bot.app import BadgeBot, create_bot
 from bot.config import Settings
 from db.database import Database
-from tests.emulator import point_at
+from tests.emulator.client import connected_client
 from tests.emulator.limits import RouteLimit
 from tests.roles_transport.emulator import FaultyDiscord
 
@@ -90,20 +90,8 @@ async def connected(emu: FaultyDiscord, database_url: str) -> AsyncIterator[Badg
         _env_file=None, discord_token=SecretStr(emu.token), database_url=database_url
     )
     bot = create_bot(settings)
-    bot._connection.guild_ready_timeout = 0.3  # discord.py waits 2 s for late guilds
-    with point_at(emu):
-        task: asyncio.Task[None] | None = None
-        try:
-            await asyncio.wait_for(bot.login(emu.token), 30)
-            task = asyncio.create_task(bot.connect(reconnect=True), name="bot-connect")
-            await asyncio.wait_for(bot.wait_until_ready(), READY_BOUND)
-            yield bot
-        finally:
-            await bot.close()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+    async with connected_client(bot, emu, ready_within=READY_BOUND):
+        yield bot
 
 
 @pytest.fixture
