@@ -1,4 +1,5 @@
-"""SQL implementations of the repository protocols in badges.ports. They never commit."""
+"""Badges and awards in SQL (the audit trail: db/audit_log.py; settings: db/guild_settings.py),
+and the dialect insert every repository shares. They never commit."""
 
 from __future__ import annotations
 
@@ -6,34 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from badges.errors import NameTaken, RoleTaken, SlugTaken
 from badges.model import (
-    AuditEvent,
     Award,
     Badge,
-    EventKind,
-    GuildSettings,
     MemberBadge,
-    NewEvent,
     Page,
-    RoleDrift,
 )
-from badges.permissions import Level
 from badges.validation import name_key
-from db.tables import AUDIT_EVENTS, AWARDS, BADGES, GIFTS, GUILD_SETTINGS, LEVEL_ROLES
+from db.tables import AWARDS, BADGES, GIFTS
 
 # Core columns, not ORM attributes: reads skip the ORM's entity loading (several times
 # faster for long lists) and rows map straight onto the domain's dataclasses.
 B = BADGES.c
 A = AWARDS.c
-E = AUDIT_EVENTS.c
-G = GUILD_SETTINGS.c
-L = LEVEL_ROLES.c
 
 _BADGE_COLUMNS = (
     B.id,
@@ -64,8 +56,6 @@ _AWARD_COLUMNS = (
 )
 _NB = len(_BADGE_COLUMNS)
 # Bind parameters per statement stay far below SQLite's and asyncpg's limits.
-_CHUNK = 500
-_RANGES = 200  # id ranges per query (two bound parameters each)
 
 
 def _gifts_of_award() -> Any:
@@ -458,160 +448,3 @@ class SqlAwardRepository:
     async def badge_ids_of(self, guild_id: int, user_id: int) -> set[str]:
         stmt = select(A.badge_id).where(A.guild_id == guild_id, A.user_id == user_id)
         return set((await self._s.scalars(stmt)).all())
-
-
-def _event(row: Row[Any]) -> AuditEvent:
-    return AuditEvent(
-        id=row.id,
-        guild_id=row.guild_id,
-        kind=EventKind(row.kind),
-        actor_id=row.actor_id,
-        actor_name=row.actor_name,
-        at=row.at,
-        badge_id=row.badge_id,
-        badge_name=row.badge_name,
-        user_id=row.user_id,
-        reason=row.reason,
-        before=row.before,
-        after=row.after,
-    )
-
-
-def _new_fields(event: NewEvent) -> dict[str, Any]:
-    return {f: getattr(event, f) for f in NewEvent.__dataclass_fields__}
-
-
-class SqlAuditLog:
-    _MEMBER_KINDS = (EventKind.AWARDED.value, EventKind.REVOKED.value)
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
-
-    async def record(self, events: Sequence[NewEvent]) -> list[AuditEvent]:
-        rows = [
-            {
-                "guild_id": e.guild_id,
-                "kind": e.kind.value,
-                "actor_id": e.actor_id,
-                "actor_name": e.actor_name,
-                "at": e.at,
-                "badge_id": e.badge_id,
-                "badge_name": e.badge_name,
-                "user_id": e.user_id,
-                "reason": e.reason,
-                "before": e.before,
-                "after": e.after,
-            }
-            for e in events
-        ]
-        ids: list[int] = []
-        if self._s.get_bind().dialect.name == "sqlite":
-            # SQLAlchemy sends an ordered RETURNING one row per statement on SQLite (10,000
-            # statements for a bulk award); one executemany per chunk instead. This
-            # transaction holds SQLite's only write lock from its first row to its commit,
-            # so each chunk's ids are the consecutive ones ending at the last rowid.
-            for start in range(0, len(rows), _CHUNK):
-                chunk = rows[start : start + _CHUNK]
-                await self._s.execute(insert(AUDIT_EVENTS), chunk)
-                last = int((await self._s.execute(select(func.last_insert_rowid()))).scalar_one())
-                ids.extend(range(last - len(chunk) + 1, last + 1))
-        else:
-            stmt = insert(AUDIT_EVENTS).returning(E.id, sort_by_parameter_order=True)
-            for start in range(0, len(rows), _CHUNK):
-                ids.extend((await self._s.scalars(stmt, rows[start : start + _CHUNK])).all())
-        return [AuditEvent(id=i, **_new_fields(e)) for i, e in zip(ids, events, strict=True)]
-
-    async def since(self, after_id: int, limit: int) -> list[AuditEvent]:
-        stmt = select(AUDIT_EVENTS).where(E.id > after_id).order_by(E.id).limit(limit)
-        return [_event(r) for r in (await self._s.execute(stmt)).all()]
-
-    async def by_ids(self, ids: Sequence[int]) -> list[AuditEvent]:
-        if not ids:
-            return []
-        stmt = select(AUDIT_EVENTS).where(E.id.in_(list(ids))).order_by(E.id)
-        return [_event(r) for r in (await self._s.execute(stmt)).all()]
-
-    async def in_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[AuditEvent]:
-        found: list[AuditEvent] = []
-        for start in range(0, len(ranges), _RANGES):
-            chunk = ranges[start : start + _RANGES]
-            stmt = select(AUDIT_EVENTS).where(or_(*(E.id.between(a, b) for a, b in chunk)))
-            found.extend(_event(r) for r in (await self._s.execute(stmt)).all())
-        return sorted(found, key=lambda e: e.id)
-
-    async def last_id(self) -> int:
-        return int((await self._s.execute(select(func.coalesce(func.max(E.id), 0)))).scalar_one())
-
-    async def member_history(
-        self, guild_id: int, user_id: int, *, offset: int, limit: int
-    ) -> Page[AuditEvent]:
-        where = and_(
-            E.guild_id == guild_id,
-            E.user_id == user_id,
-            E.kind.in_(self._MEMBER_KINDS),
-        )
-        total = (await self._s.execute(select(func.count()).where(where))).scalar_one()
-        stmt = select(AUDIT_EVENTS).where(where).order_by(E.id.desc()).offset(offset).limit(limit)
-        rows = (await self._s.execute(stmt)).all()
-        return Page([_event(r) for r in rows], total=total, offset=offset, limit=limit)
-
-    async def member_history_before(
-        self, guild_id: int, user_id: int, *, before_id: int | None, limit: int
-    ) -> list[AuditEvent]:
-        stmt = select(AUDIT_EVENTS).where(
-            E.guild_id == guild_id, E.user_id == user_id, E.kind.in_(self._MEMBER_KINDS)
-        )
-        if before_id is not None:
-            stmt = stmt.where(E.id < before_id)
-        stmt = stmt.order_by(E.id.desc()).limit(limit)
-        return [_event(r) for r in (await self._s.execute(stmt)).all()]
-
-
-class SqlSettingsRepository:
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self._s = session
-        self._dialect = dialect
-
-    async def get(self, guild_id: int) -> GuildSettings:
-        row = (
-            await self._s.execute(
-                select(G.log_channel_id, G.role_drift, G.api_public_reads).where(
-                    G.guild_id == guild_id
-                )
-            )
-        ).first()
-        log_channel, drift = (row[0], RoleDrift(row[1])) if row else (None, RoleDrift.REVERT)
-        public_reads = bool(row[2]) if row else True
-        roles = (
-            await self._s.execute(select(L.role_id, L.level).where(L.guild_id == guild_id))
-        ).all()
-        return GuildSettings(
-            guild_id=guild_id,
-            admin_role_ids=frozenset(r for r, lv in roles if lv == Level.ADMIN),
-            moderator_role_ids=frozenset(r for r, lv in roles if lv == Level.MODERATOR),
-            log_channel_id=log_channel,
-            role_drift=drift,
-            api_public_reads=public_reads,
-        )
-
-    async def set_role_level(self, guild_id: int, role_id: int, level: Level | None) -> None:
-        await self._s.execute(
-            delete(LEVEL_ROLES).where(L.guild_id == guild_id, L.role_id == role_id)
-        )
-        if level is not None:
-            await self._s.execute(
-                insert(LEVEL_ROLES).values(guild_id=guild_id, role_id=role_id, level=int(level))
-            )
-
-    async def set_role_drift(self, guild_id: int, drift: RoleDrift) -> None:
-        await self._upsert(guild_id, role_drift=drift.value)
-
-    async def set_api_public_reads(self, guild_id: int, public: bool) -> None:
-        await self._upsert(guild_id, api_public_reads=public)
-
-    async def set_log_channel(self, guild_id: int, channel_id: int | None) -> None:
-        await self._upsert(guild_id, log_channel_id=channel_id)
-
-    async def _upsert(self, guild_id: int, **values: Any) -> None:
-        stmt = dialect_insert(self._dialect, GUILD_SETTINGS).values(guild_id=guild_id, **values)
-        await self._s.execute(stmt.on_conflict_do_update(index_elements=["guild_id"], set_=values))

@@ -25,14 +25,11 @@ from badges.ports import (
 )
 from db.activity import SqlActivityRepository
 from db.api_tokens import SqlApiTokenRepository
+from db.audit_log import SqlAuditLog
 from db.automation import SqlGiftRepository, SqlPolicyRepository, SqlRuleRepository
 from db.gates import SqlGateRepository
-from db.repositories import (
-    SqlAuditLog,
-    SqlAwardRepository,
-    SqlBadgeRepository,
-    SqlSettingsRepository,
-)
+from db.guild_settings import SqlSettingsRepository
+from db.repositories import SqlAwardRepository, SqlBadgeRepository
 from db.role_queue import SqlRoleQueue
 from db.webhooks import SqlWebhookRepository
 
