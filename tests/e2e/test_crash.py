@@ -11,9 +11,6 @@ tests/db/test_reconcile_race.py.)
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,41 +21,15 @@ import pytest
 from sqlalchemy import text
 
 from db.database import Database
+from tests.e2e.processes import BotProcess, spawn
 from tests.emulator import DiscordEmulator, Guild, Member
 from tests.emulator.limits import RouteLimit
 from tests.emulator.state import OWNER_ID
 
 MEMBERS = 2_000
 ROLE_RATE = 200  # the emulator's member-role bucket per second (the bot paces itself lower)
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
 DRAIN_TIMEOUT = 80.0
-
-
-@dataclass
-class BotProcess:
-    """One run of the bot's process; its stderr goes to ``log``."""
-
-    proc: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def stderr(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.proc.returncode is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                async with asyncio.timeout(10):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.kill()
-                await self.proc.wait()
 
 
 @dataclass
@@ -76,33 +47,9 @@ class Crash:
     async def start_bot(self, *extra: str) -> BotProcess:
         """Start the bot's process and wait until it identified on the gateway."""
         identified = self.emu.gateway.identifies
-        env = os.environ | {
-            "DISCORD_TOKEN": self.emu.token,
-            "BADGEBOT_MEMBERS_INTENT": "true",
-            "BADGEBOT_LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("BADGEBOT_DATABASE_URL", None)
+        env = {"BADGEBOT_MEMBERS_INTENT": "true", "BADGEBOT_LOG_LEVEL": "INFO"}
         log = self.tmp / f"bot-{len(self.runs) + 1}.log"
-        with log.open("wb") as sink:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.e2e.bot_process",
-                "--rest",
-                self.emu.base_url,
-                "--gateway",
-                self.emu.gateway_url,
-                "--database",
-                self.database_url,
-                *extra,
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-        run = BotProcess(proc, log)
+        run = await spawn(self.emu, self.database_url, log, env, *extra)
         self.runs.append(run)
         await self.until(
             lambda: self.emu.gateway.identifies > identified, START_TIMEOUT, run, "identify"

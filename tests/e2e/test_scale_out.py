@@ -24,7 +24,7 @@ from badges.service import BadgeService
 from db.database import Database
 from tests.conftest import BACKEND, SUPER
 from tests.e2e.conftest import until
-from tests.e2e.test_crash import BotProcess
+from tests.e2e.processes import ROOT, BotProcess, spawn
 from tests.emulator import DiscordEmulator, Guild, Member
 from tests.emulator.limits import RouteLimit
 
@@ -37,7 +37,6 @@ PLAN = {"a": "0,1", "b": "2,3"}
 GUILDS_PER_SHARD = 2
 MEMBERS = 40
 LEASE = 3.0
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -51,33 +50,14 @@ class Fleet:
     runs: list[BotProcess] = field(default_factory=list)
 
     async def start(self, name: str, shards: str) -> BotProcess:
-        env = os.environ | {
-            "DISCORD_TOKEN": self.emu.token,
+        env = {
             "BADGEBOT_MEMBERS_INTENT": "true",
             "BADGEBOT_SHARD_COUNT": str(SHARDS),
             "BADGEBOT_SHARD_IDS": shards,
             "BADGEBOT_ROLE_LEASE_SECONDS": str(LEASE),
-            "PYTHONUNBUFFERED": "1",
         }
         log = self.tmp / f"bot-{name}-{len(self.runs)}.log"
-        with log.open("wb") as sink:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.e2e.bot_process",
-                "--rest",
-                self.emu.base_url,
-                "--gateway",
-                self.emu.gateway_url,
-                "--database",
-                self.database_url,
-                cwd=ROOT,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-        run = BotProcess(proc, log)
+        run = await spawn(self.emu, self.database_url, log, env)
         self.runs.append(run)
         return run
 
