@@ -24,7 +24,7 @@ from badges.service.core import utcnow
 from bot import metrics
 from bot.activity import ActivityCounter
 from bot.api_server import EmbeddedApi
-from bot.caches import BadgeCatalog, GateCache, PolicyCache, SettingsCache
+from bot.caches import BadgeCatalog, GateCache, MemberPages, PolicyCache, SettingsCache
 from bot.config import Settings
 from bot.directory import DiscordDirectory
 from bot.levels import level_of
@@ -93,6 +93,7 @@ class BadgeBot(commands.Bot):
         self.guild_settings = SettingsCache(self.service)
         self.gate_cache = GateCache(self.service)
         self.policy_cache = PolicyCache(self.service)
+        self.member_pages = MemberPages(self.service.awards.of_member)
         self.counter = ActivityCounter(self, flush_seconds=settings.activity_flush_seconds)
         self.log_channel = LogChannelPoster(self, self.guild_settings, owns=self.owns)
         # Discord's global limit is the whole bot's: each process paces to its shards' share
@@ -114,6 +115,7 @@ class BadgeBot(commands.Bot):
             self.guild_settings.on_events,
             self.gate_cache.on_events,
             self.policy_cache.on_events,
+            self.member_pages.on_events,
             self.log_channel.on_events,
         ):
             self.service.subscribe(listener)

@@ -36,7 +36,7 @@ class MemberBadgesCog(commands.Cog):
 
         async def render(page: int) -> tuple[discord.Embed, int]:
             per = embeds.BADGES_PER_PAGE
-            result = await self.bot.service.awards.of_member(
+            result = await self.bot.member_pages.get(
                 guild_id, target.id, offset=page * per, limit=per
             )
             pages = max(1, math.ceil(result.total / per))

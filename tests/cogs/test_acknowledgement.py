@@ -75,6 +75,7 @@ def cold(world: World) -> None:
     bot = world.bot
     for cache in (bot.catalog, bot.guild_settings, bot.policy_cache, bot.gate_cache):
         cache.forget()
+    bot.member_pages.forget()
 
 
 async def _awards(world: World, member_id: int) -> int:
@@ -433,15 +434,15 @@ async def test_badges_read_slowly_defers_publicly_first(
     helper: World, trace: Trace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = helper
-    awards = w.bot.service.awards
-    read = awards.of_member
+    pages = w.bot.member_pages
+    read = pages.read
 
     async def slow(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(QUICK_READ + 0.2)
         trace.steps.append("read")
         return await read(*args, **kwargs)
 
-    monkeypatch.setattr(awards, "of_member", slow)
+    monkeypatch.setattr(pages, "read", slow)
     trace.steps.clear()
     shown = await w.alice.slash(w.general, "badges", member=w.bob)
     assert trace.how() == "defer"

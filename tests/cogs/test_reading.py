@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import simcord
+from sqlalchemy import event
 
 from badges.permissions import Actor, Level
+from badges.service import BadgeService
+from db.database import Database
 from tests.cogs.conftest import World, embed_of, text_of
 
 ADMIN = Actor(1, "seed", Level.ADMIN)
@@ -209,3 +215,66 @@ async def test_autocomplete_caps_at_25_and_sees_new_badges(world: World) -> None
     await world.admin.slash(world.general, "badge create", name="Brand New")
     choices = await world.mod.autocomplete(world.general, "badge award", "badge", "brand")
     assert [c["name"] for c in choices] == ["Brand New"]
+
+
+async def _fields(
+    world: World, member: simcord.MemberActor, asker: simcord.MemberActor | None = None
+) -> list[str]:
+    """The badges /badges shows of ``member`` (each asker may post 3 public replies in 15 s)."""
+    res = await (asker or world.bob).slash(world.general, "badges", member=member)
+    return [f.name or "" for f in embed_of(res).fields]
+
+
+async def test_member_badges_show_every_change_at_once(world: World) -> None:
+    """/badges answers a member asked about again from memory; an award, a revocation or a
+    change to the badge shows in the very next one."""
+    w = world
+    await w.admin.slash(w.general, "badge create", name="Helper", icon="🤝")
+    assert await _fields(w, w.alice) == []
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    assert await _fields(w, w.alice) == ["🤝 Helper"]
+    await w.admin.slash(w.general, "badge edit", badge="helper", name="Helping hand")
+    assert await _fields(w, w.alice) == ["🤝 Helping hand"]
+    await w.mod.slash(w.general, "badge revoke", badge="helper", member=w.alice)
+    assert await _fields(w, w.alice, asker=w.alice) == []
+
+
+async def test_member_badges_asked_again_are_answered_without_the_database(
+    world: World,
+) -> None:
+    w = world
+    await w.admin.slash(w.general, "badge create", name="Helper", icon="🤝")
+    await w.mod.slash(w.general, "badge award", badge="helper", member=w.alice)
+    statements: list[str] = []
+    engine = w.bot.database.engine.sync_engine
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        assert await _fields(w, w.alice) == ["🤝 Helper"]
+        read = len(statements)
+        assert read >= 1  # the first one read the page
+        assert await _fields(w, w.alice) == ["🤝 Helper"]
+        assert len(statements) == read  # the second came from memory
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+
+
+async def test_member_badges_follow_an_award_made_by_another_process(world: World) -> None:
+    """A change committed by another process (the REST API on its own) reaches the pages in
+    memory through the change feed."""
+    w = world
+    await w.admin.slash(w.general, "badge create", name="Helper", icon="🤝")
+    assert await _fields(w, w.alice) == []
+    database = Database(w.bot.database.url.render_as_string(hide_password=False))
+    try:
+        other = BadgeService(database)
+        badge = await other.catalog.find(w.guild.id, "helper")
+        await other.awards.award(ADMIN, w.guild.id, badge.id, w.alice.id)
+    finally:
+        await database.dispose()
+    assert await _fields(w, w.alice) == []  # not seen yet: the feed polls once a second
+    await w.bot.changes.drain()
+    assert await _fields(w, w.alice) == ["🤝 Helper"]

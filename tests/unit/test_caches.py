@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
-from bot.caches import GuildCache
+from badges.model import AuditEvent, EventKind, MemberBadge, Page
+from bot.caches import GuildCache, MemberPages
 
 
 async def test_a_load_in_flight_across_a_change_is_not_stored() -> None:
@@ -62,3 +64,118 @@ async def test_a_value_past_half_its_lifetime_is_refreshed_ahead() -> None:
     assert cache.peek(1) == 2  # and refreshed meanwhile
     now[0] = 600.0
     assert cache.peek(1) is None  # expired: read again, after acknowledging
+
+
+# -- members' badge pages (/badges) ----------------------------------------------------------
+
+
+def _page(version: int) -> Page[MemberBadge]:
+    """A stand-in page: only its identity matters to the cache."""
+    return Page(items=[], total=version, offset=0, limit=6)
+
+
+class _Reads:
+    """Counts reads of pages; the n-th read returns a page whose total is n."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []
+        self.hold: asyncio.Event | None = None
+
+    async def __call__(
+        self, guild_id: int, user_id: int, *, offset: int, limit: int
+    ) -> Page[MemberBadge]:
+        self.calls.append((guild_id, user_id, offset))
+        version = len(self.calls)
+        if self.hold is not None:
+            await self.hold.wait()
+        return _page(version)
+
+
+async def _total(pages: MemberPages, guild_id: int, user_id: int, offset: int = 0) -> int:
+    return (await pages.get(guild_id, user_id, offset=offset, limit=6)).total
+
+
+def _event(kind: EventKind, guild_id: int, user_id: int | None) -> AuditEvent:
+    return AuditEvent(
+        id=1,
+        guild_id=guild_id,
+        kind=kind,
+        actor_id=9,
+        actor_name="mod",
+        at=datetime.now(UTC),
+        badge_id="b",
+        badge_name="Helper",
+        user_id=user_id,
+        reason=None,
+        before=None,
+        after=None,
+    )
+
+
+async def test_a_members_page_is_read_once_until_their_badges_change() -> None:
+    reads = _Reads()
+    pages = MemberPages(reads)
+    assert await _total(pages, 1, 10) == 1
+    assert await _total(pages, 1, 10) == 1  # from memory
+    assert await _total(pages, 1, 10, offset=6) == 2  # another page is read on its own
+    assert await _total(pages, 1, 11) == 3  # another member too
+    await pages.on_events([_event(EventKind.AWARDED, 1, 10)])
+    assert await _total(pages, 1, 10) == 4  # their badges changed: read again
+    assert await _total(pages, 1, 11) == 3  # the other member's page still holds
+    for kind in (EventKind.REVOKED, EventKind.GIFTED):
+        await pages.on_events([_event(kind, 1, 11)])
+        before = len(reads.calls)
+        await _total(pages, 1, 11)
+        assert len(reads.calls) == before + 1, kind
+
+
+async def test_a_change_to_a_badge_drops_every_page_of_its_guild_only() -> None:
+    reads = _Reads()
+    pages = MemberPages(reads)
+    await _total(pages, 1, 10)
+    await _total(pages, 1, 11)
+    await _total(pages, 2, 10)
+    for kind in (EventKind.BADGE_UPDATED, EventKind.BADGE_DELETED, EventKind.POLICY_CHANGED):
+        reads.calls.clear()
+        await pages.on_events([_event(kind, 1, None)])
+        await _total(pages, 1, 10)
+        await _total(pages, 1, 11)
+        await _total(pages, 2, 10)  # another guild: still in memory
+        assert reads.calls == [(1, 10, 0), (1, 11, 0)], kind
+    reads.calls.clear()
+    await pages.on_events([_event(EventKind.CONFIG_CHANGED, 1, None)])
+    await _total(pages, 1, 10)
+    assert reads.calls == []  # a settings change shows on no badge page
+
+
+async def test_a_page_read_across_a_change_is_not_kept() -> None:
+    reads = _Reads()
+    pages = MemberPages(reads)
+    reads.hold = asyncio.Event()
+    slow = asyncio.create_task(_total(pages, 1, 10))
+    await asyncio.sleep(0)
+    await pages.on_events([_event(EventKind.AWARDED, 1, 10)])  # committed while it read
+    reads.hold.set()
+    assert await slow == 1
+    reads.hold = None
+    assert await _total(pages, 1, 10) == 2  # read again, not the page from before
+    assert await _total(pages, 1, 10) == 2
+
+
+async def test_pages_expire_and_the_least_recently_read_member_goes_first() -> None:
+    now = [0.0]
+    reads = _Reads()
+    pages = MemberPages(reads, ttl=60, members=2, clock=lambda: now[0])
+    assert await _total(pages, 1, 10) == 1
+    now[0] = 59.0
+    assert await _total(pages, 1, 10) == 1
+    now[0] = 60.0
+    assert await _total(pages, 1, 10) == 2  # a missed change shows for a minute at most
+    await _total(pages, 1, 11)
+    await _total(pages, 1, 10)  # read again: now the most recent
+    await _total(pages, 1, 12)  # a third member: 11 is dropped
+    assert len(pages) == 2
+    reads.calls.clear()
+    await _total(pages, 1, 10)
+    await _total(pages, 1, 11)
+    assert reads.calls == [(1, 11, 0)]
