@@ -111,11 +111,12 @@ class BadgeBot(commands.Bot):
         self.webhooks = sender_for(self.service, database)
         self.webhooks.on_kick = self._webhooks_wake
         for listener in (
+            # first: it only drops pages from memory, the others read the database again
+            self.member_pages.on_events,
             self.catalog.on_events,
             self.guild_settings.on_events,
             self.gate_cache.on_events,
             self.policy_cache.on_events,
-            self.member_pages.on_events,
             self.log_channel.on_events,
         ):
             self.service.subscribe(listener)

@@ -16,7 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
 from badges.automation import AwardPolicy
@@ -232,11 +232,17 @@ class PageReader(Protocol):
     ) -> Awaitable[Page[MemberBadge]]: ...
 
 
+_MemberKey = tuple[int, int]
+"""(guild_id, user_id)"""
+_PageKey = tuple[int, int, int, int]
+"""(guild_id, user_id, offset, limit)"""
+
+
 @dataclass(slots=True)
-class _Member:
-    stored_at: float
-    guild_version: int
-    pages: dict[tuple[int, int], Page[MemberBadge]] = field(default_factory=dict)
+class _Read:
+    """A read from the database in flight; a drop of its member meanwhile makes it stale."""
+
+    stale: bool = False
 
 
 class MemberPages:
@@ -247,79 +253,108 @@ class MemberPages:
     A member's pages are dropped when their badges change (awarded, revoked, given), every
     member's of a guild when one of its badges does (renamed, deleted, ...); by this process
     at once, before the command that made the change replies, and by any other through the
-    change feed, within a second or two. A read in flight across any drop is not stored, and
-    pages expire after ``ttl`` seconds, so a missed change cannot show for longer. At most
-    ``members`` members are kept, the least recently read dropped first (a page of 6 badges
-    with long descriptions and reasons takes about 9 KiB: 2,000 members, 18 MiB at most)."""
+    change feed, within a second or two. A read in flight across a drop of its member is not
+    stored, and a page expires ``ttl`` seconds after it was read, so a missed change cannot
+    show for longer. At most ``pages`` pages are kept, the least recently read dropped first
+    (a page of 6 badges at the longest names, descriptions and reasons takes 13 KiB, 38 KiB
+    in emoji: 1,000 pages, 13 to 38 MiB at worst, a few MiB in practice)."""
 
     def __init__(
         self,
         read: PageReader,
         *,
         ttl: float = 60.0,
-        members: int = 2_000,
+        pages: int = 1_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.read = read
         """The database read the pages come from."""
         self._ttl = ttl
-        self._size = members
+        self._size = pages
         self._clock = clock
-        self._members: OrderedDict[tuple[int, int], _Member] = OrderedDict()
-        self._guild_versions: dict[int, int] = {}
-        self._drops = 0
+        self._pages: OrderedDict[_PageKey, tuple[float, Page[MemberBadge]]] = OrderedDict()
+        self._of_member: dict[_MemberKey, set[_PageKey]] = {}
+        self._of_guild: dict[int, set[_MemberKey]] = {}
+        self._reads: dict[_MemberKey, list[_Read]] = {}
 
     async def get(
         self, guild_id: int, user_id: int, *, offset: int, limit: int
     ) -> Page[MemberBadge]:
-        key = (guild_id, user_id)
-        version = self._guild_versions.get(guild_id, 0)
+        key = (guild_id, user_id, offset, limit)
         now = self._clock()
-        member = self._members.get(key)
-        if member is not None and (
-            member.guild_version != version or now - member.stored_at >= self._ttl
-        ):
-            del self._members[key]
-            member = None
-        if member is not None and (page := member.pages.get((offset, limit))) is not None:
-            self._members.move_to_end(key)
-            return page
-        drops = self._drops
-        page = await self.read(guild_id, user_id, offset=offset, limit=limit)
-        if self._drops == drops:  # nothing changed while reading
-            self._store(key, version, (offset, limit), page)
+        stored = self._pages.get(key)
+        if stored is not None:
+            read_at, page = stored
+            if now - read_at < self._ttl:
+                self._pages.move_to_end(key)
+                return page
+            self._remove(key)
+        member = (guild_id, user_id)
+        token = _Read()
+        self._reads.setdefault(member, []).append(token)
+        try:
+            page = await self.read(guild_id, user_id, offset=offset, limit=limit)
+        finally:
+            reads = self._reads[member]
+            reads.remove(token)
+            if not reads:
+                del self._reads[member]
+        # a tuple: a caller changing the list it was given cannot change what others see
+        page = replace(page, items=tuple(page.items))
+        if not token.stale:  # nothing changed while reading
+            self._store(key, now, page)
         return page
 
-    def _store(
-        self,
-        key: tuple[int, int],
-        version: int,
-        bounds: tuple[int, int],
-        page: Page[MemberBadge],
-    ) -> None:
-        member = self._members.get(key)
-        if member is None:
-            member = self._members[key] = _Member(self._clock(), version)
-            while len(self._members) > self._size:
-                self._members.popitem(last=False)
-        member.pages[bounds] = page
-        self._members.move_to_end(key)
+    def _store(self, key: _PageKey, read_at: float, page: Page[MemberBadge]) -> None:
+        if self._size <= 0:
+            return
+        self._pages[key] = (read_at, page)
+        self._pages.move_to_end(key)
+        member = (key[0], key[1])
+        self._of_member.setdefault(member, set()).add(key)
+        self._of_guild.setdefault(key[0], set()).add(member)
+        while len(self._pages) > self._size:
+            self._remove(next(iter(self._pages)))
+
+    def _remove(self, key: _PageKey) -> None:
+        del self._pages[key]
+        member = (key[0], key[1])
+        keys = self._of_member[member]
+        keys.discard(key)
+        if not keys:
+            del self._of_member[member]
+            members = self._of_guild[key[0]]
+            members.discard(member)
+            if not members:
+                del self._of_guild[key[0]]
 
     def drop_member(self, guild_id: int, user_id: int) -> None:
-        self._drops += 1
-        self._members.pop((guild_id, user_id), None)
+        member = (guild_id, user_id)
+        for token in self._reads.get(member, ()):
+            token.stale = True
+        for key in list(self._of_member.get(member, ())):
+            self._remove(key)
 
     def drop_guild(self, guild_id: int) -> None:
-        self._drops += 1
-        self._guild_versions[guild_id] = self._guild_versions.get(guild_id, 0) + 1
+        for member in [m for m in self._reads if m[0] == guild_id]:
+            for token in self._reads[member]:
+                token.stale = True
+        for member in list(self._of_guild.get(guild_id, ())):
+            for key in list(self._of_member[member]):
+                self._remove(key)
 
     def forget(self) -> None:
-        """Forget every member (a start with nothing in memory)."""
-        self._drops += 1
-        self._members.clear()
+        """Forget every page (a start with nothing in memory)."""
+        for reads in self._reads.values():
+            for token in reads:
+                token.stale = True
+        self._pages.clear()
+        self._of_member.clear()
+        self._of_guild.clear()
 
     def __len__(self) -> int:
-        return len(self._members)
+        """The number of pages in memory."""
+        return len(self._pages)
 
     async def on_events(self, events: Sequence[AuditEvent]) -> None:
         for e in events:

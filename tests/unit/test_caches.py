@@ -162,20 +162,70 @@ async def test_a_page_read_across_a_change_is_not_kept() -> None:
     assert await _total(pages, 1, 10) == 2
 
 
-async def test_pages_expire_and_the_least_recently_read_member_goes_first() -> None:
+async def test_a_read_across_a_change_to_someone_else_is_kept() -> None:
+    reads = _Reads()
+    pages = MemberPages(reads)
+    reads.hold = asyncio.Event()
+    slow = asyncio.create_task(_total(pages, 1, 10))
+    await asyncio.sleep(0)
+    await pages.on_events([_event(EventKind.AWARDED, 1, 11)])  # another member
+    await pages.on_events([_event(EventKind.BADGE_UPDATED, 2, None)])  # another guild
+    reads.hold.set()
+    assert await slow == 1
+    assert await _total(pages, 1, 10) == 1  # kept: nothing it showed changed
+    reads.hold = asyncio.Event()
+    slow = asyncio.create_task(_total(pages, 1, 11))
+    await asyncio.sleep(0)
+    await pages.on_events([_event(EventKind.BADGE_UPDATED, 1, None)])  # its guild's badge
+    reads.hold.set()
+    assert await slow == 2
+    reads.hold = None
+    assert await _total(pages, 1, 11) == 3  # not kept
+
+
+async def test_pages_expire_a_minute_after_they_were_read() -> None:
     now = [0.0]
     reads = _Reads()
-    pages = MemberPages(reads, ttl=60, members=2, clock=lambda: now[0])
-    assert await _total(pages, 1, 10) == 1
+    pages = MemberPages(reads, ttl=60, clock=lambda: now[0])
+    reads.hold = asyncio.Event()
+    slow = asyncio.create_task(_total(pages, 1, 10))
+    await asyncio.sleep(0)
+    now[0] = 30.0  # a slow read: it was read at 0, stored at 30
+    reads.hold.set()
+    assert await slow == 1
+    reads.hold = None
     now[0] = 59.0
     assert await _total(pages, 1, 10) == 1
     now[0] = 60.0
     assert await _total(pages, 1, 10) == 2  # a missed change shows for a minute at most
+
+
+async def test_at_most_so_many_pages_are_kept_the_least_recently_read_first() -> None:
+    reads = _Reads()
+    pages = MemberPages(reads, pages=2)
+    await _total(pages, 1, 10)
     await _total(pages, 1, 11)
     await _total(pages, 1, 10)  # read again: now the most recent
-    await _total(pages, 1, 12)  # a third member: 11 is dropped
+    await _total(pages, 1, 12)  # a third page: 11's is dropped
     assert len(pages) == 2
     reads.calls.clear()
     await _total(pages, 1, 10)
     await _total(pages, 1, 11)
     assert reads.calls == [(1, 11, 0)]
+    for offset in range(0, 600, 6):  # one member paging through many badges
+        await _total(pages, 1, 13, offset=offset)
+    assert len(pages) == 2  # pages count, not members
+    await pages.on_events([_event(EventKind.AWARDED, 1, 13)])
+    assert len(pages) == 0  # both were 13's
+    assert len(MemberPages(reads, pages=0)) == 0
+    await _total(MemberPages(reads, pages=0), 1, 10)  # keeping nothing is allowed
+
+
+async def test_a_page_from_memory_cannot_be_changed_by_whoever_got_it() -> None:
+    async def read(guild_id: int, user_id: int, *, offset: int, limit: int) -> Page[MemberBadge]:
+        return Page(items=[], total=0, offset=offset, limit=limit)
+
+    pages = MemberPages(read)
+    first = await pages.get(1, 10, offset=0, limit=6)
+    assert isinstance(first.items, tuple)  # not a list a caller could append to
+    assert await pages.get(1, 10, offset=0, limit=6) is first
