@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.responses import JSONBody
-from badges.errors import BadgeError, Forbidden, InvalidInput
+from badges.errors import BadgeError, Busy, Forbidden, InvalidInput
 
 log = logging.getLogger("api")
 
@@ -87,7 +87,8 @@ def badge_error_response(exc: BadgeError) -> Response:
     elif isinstance(exc, Forbidden) and exc.required is not None:
         required = exc.required
         details = {"required": getattr(required, "name", str(required)).lower()}
-    return error_response(exc.status, exc.code, exc.message, details)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    return error_response(exc.status, exc.code, exc.message, details, headers)
 
 
 def _camel(name: str) -> str:

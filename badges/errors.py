@@ -179,6 +179,22 @@ class Unavailable(BadgeError):
     status = 503
 
 
+class Busy(BadgeError):
+    """More requests at once than the database's connections can serve in time: nothing
+    was done, and the same request may simply be made again a little later."""
+
+    code = "busy"
+    status = 503
+    retry_after = 5
+    """Seconds to wait before asking again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many requests at once right now: nothing was done. "
+            f"Try again in {self.retry_after} seconds."
+        )
+
+
 class PreconditionFailed(BadgeError):
     """The badge changed since the client read it (a stale ETag)."""
 

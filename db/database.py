@@ -49,10 +49,13 @@ class Database:
     commands queue in asyncio instead of spinning on SQLITE_BUSY.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 30.0
+    ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo}
+        # a unit of work that waits longer than pool_timeout for a connection raises Busy
+        kwargs: dict[str, Any] = {"echo": echo, "pool_timeout": pool_timeout}
         if self.dialect != "sqlite":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_async_engine(self.url, **kwargs)

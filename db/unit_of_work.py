@@ -6,9 +6,11 @@ import asyncio
 from types import TracebackType
 from typing import Any, Self
 
+import sqlalchemy.exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from badges.errors import Busy
 from badges.ports import (
     ActivityRepository,
     ApiTokenRepository,
@@ -72,10 +74,12 @@ class SqlUnitOfWork:
         session = self._sessions()
         try:
             await session.connection(execution_options=self._options)
-        except BaseException:
+        except BaseException as exc:
             await _close(session)
             if self._lock is not None:
                 self._lock.release()
+            if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no connection free in time
+                raise Busy() from exc
             raise
         self._session = session
         self.badges = SqlBadgeRepository(session, self._dialect)
