@@ -148,16 +148,22 @@ async def test_a_change_to_a_badge_drops_every_page_of_its_guild_only() -> None:
     assert reads.calls == []  # a settings change shows on no badge page
 
 
+async def _read_across(pages: MemberPages, reads: _Reads, user_id: int, *events: AuditEvent) -> int:
+    """Read guild 1's page of ``user_id`` while ``events`` are committed meanwhile."""
+    reads.hold = asyncio.Event()
+    slow = asyncio.create_task(_total(pages, 1, user_id))
+    await asyncio.sleep(0)
+    await pages.on_events(list(events))
+    reads.hold.set()
+    total = await slow
+    reads.hold = None
+    return total
+
+
 async def test_a_page_read_across_a_change_is_not_kept() -> None:
     reads = _Reads()
     pages = MemberPages(reads)
-    reads.hold = asyncio.Event()
-    slow = asyncio.create_task(_total(pages, 1, 10))
-    await asyncio.sleep(0)
-    await pages.on_events([_event(EventKind.AWARDED, 1, 10)])  # committed while it read
-    reads.hold.set()
-    assert await slow == 1
-    reads.hold = None
+    assert await _read_across(pages, reads, 10, _event(EventKind.AWARDED, 1, 10)) == 1
     assert await _total(pages, 1, 10) == 2  # read again, not the page from before
     assert await _total(pages, 1, 10) == 2
 
@@ -165,21 +171,12 @@ async def test_a_page_read_across_a_change_is_not_kept() -> None:
 async def test_a_read_across_a_change_to_someone_else_is_kept() -> None:
     reads = _Reads()
     pages = MemberPages(reads)
-    reads.hold = asyncio.Event()
-    slow = asyncio.create_task(_total(pages, 1, 10))
-    await asyncio.sleep(0)
-    await pages.on_events([_event(EventKind.AWARDED, 1, 11)])  # another member
-    await pages.on_events([_event(EventKind.BADGE_UPDATED, 2, None)])  # another guild
-    reads.hold.set()
-    assert await slow == 1
+    another_member = _event(EventKind.AWARDED, 1, 11)
+    another_guild = _event(EventKind.BADGE_UPDATED, 2, None)
+    assert await _read_across(pages, reads, 10, another_member, another_guild) == 1
     assert await _total(pages, 1, 10) == 1  # kept: nothing it showed changed
-    reads.hold = asyncio.Event()
-    slow = asyncio.create_task(_total(pages, 1, 11))
-    await asyncio.sleep(0)
-    await pages.on_events([_event(EventKind.BADGE_UPDATED, 1, None)])  # its guild's badge
-    reads.hold.set()
-    assert await slow == 2
-    reads.hold = None
+    its_guild = _event(EventKind.BADGE_UPDATED, 1, None)
+    assert await _read_across(pages, reads, 11, its_guild) == 2
     assert await _total(pages, 1, 11) == 3  # not kept
 
 
