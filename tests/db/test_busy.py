@@ -39,10 +39,11 @@ async def every_connection_taken(database: Database) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def small(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, pool_size=1, pool_timeout=0.2)
-    yield database
-    await database.dispose()
+async def small(database: Database, database_url: str) -> AsyncIterator[Database]:
+    """The test database (emptied by ``database``), through a pool of 1 that waits 0.2 s."""
+    small = Database(database_url, pool_size=1, pool_timeout=0.2)
+    yield small
+    await small.dispose()
 
 
 async def test_a_command_waiting_too_long_for_a_connection_is_refused_and_changes_nothing(
