@@ -336,12 +336,9 @@ class MemberPages:
             self._remove(key)
 
     def drop_guild(self, guild_id: int) -> None:
-        for member in [m for m in self._reads if m[0] == guild_id]:
-            for token in self._reads[member]:
-                token.stale = True
-        for member in list(self._of_guild.get(guild_id, ())):
-            for key in list(self._of_member[member]):
-                self._remove(key)
+        reading = {m for m in self._reads if m[0] == guild_id}
+        for member in reading | self._of_guild.get(guild_id, set()):
+            self.drop_member(*member)
 
     def forget(self) -> None:
         """Forget every page (a start with nothing in memory)."""
